@@ -1,0 +1,177 @@
+"""Writes to the clinical record. Rewards are not decided here: the vouchers services call these
+inside their own transaction and settle the ledger afterwards."""
+
+from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from patients.models import (
+    Attendance,
+    Correction,
+    Enrollment,
+    Patient,
+    Specimen,
+    SpecimenResult,
+    Substance,
+)
+
+RESULT_VALUES = set(SpecimenResult.Result.values)
+
+
+def results_validate(results: dict) -> dict[str, str]:
+    """Each key a known substance, each value negative/positive; raise field errors otherwise."""
+    if not isinstance(results, dict):
+        raise ValidationError({"results": _("Give one result per substance.")})
+    errors = []
+    for substance, value in results.items():
+        if substance not in Substance.values:
+            errors.append(_("Unknown substance: %(name)s.") % {"name": substance})
+        elif value not in RESULT_VALUES:
+            errors.append(
+                _("%(name)s: the result must be negative or positive, not %(value)s.")
+                % {"name": substance, "value": value}
+            )
+    if errors:
+        raise ValidationError({"results": errors})
+    return dict(results)
+
+
+def moment_validate(field: str, moment: datetime, *, now: datetime) -> None:
+    if timezone.is_naive(moment):
+        raise ValidationError({field: _("Give a date and time with a time zone.")})
+    # A few minutes of clock skew between a lab system and the server is not an error.
+    if moment > now + timezone.timedelta(minutes=5):
+        raise ValidationError({field: _("This is in the future.")})
+
+
+def enrollment_for(*, patient: Patient, day: date) -> Enrollment:
+    """The patient's enrollment that is open and has started by `day`, or a clear error."""
+    enrollment = (
+        patient.enrollments.filter(status=Enrollment.Status.ACTIVE)
+        .select_related("protocol", "patient__clinic")
+        .first()
+    )
+    if enrollment is None:
+        raise ValidationError({"patient": _("This patient is not enrolled in a CM protocol.")})
+    if day < enrollment.start_date:
+        raise ValidationError(
+            {
+                "collected_at": _("The enrollment starts on %(start)s; this is before it.")
+                % {"start": enrollment.start_date.isoformat()}
+            }
+        )
+    if enrollment.end_date and day > enrollment.end_date:
+        raise ValidationError({"collected_at": _("This is after the enrollment ended.")})
+    return enrollment
+
+
+def specimen_create(
+    *,
+    enrollment: Enrollment,
+    collected_at: datetime,
+    kind: str,
+    status: str,
+    results: dict[str, str],
+    outcome: str,
+    secondary_negative: bool,
+    notes: str,
+    recorded_by,
+    idempotency_key: str | None,
+) -> Specimen:
+    specimen = Specimen.objects.create(
+        enrollment=enrollment,
+        collected_at=collected_at,
+        kind=kind,
+        status=status,
+        outcome=outcome,
+        secondary_negative=secondary_negative,
+        notes=notes,
+        recorded_by=recorded_by,
+        idempotency_key=idempotency_key or None,
+    )
+    SpecimenResult.objects.bulk_create(
+        SpecimenResult(specimen=specimen, substance=s, result=r) for s, r in results.items()
+    )
+    return specimen
+
+
+def specimen_snapshot(specimen: Specimen) -> dict:
+    return {
+        "collected_at": specimen.collected_at.isoformat(),
+        "kind": specimen.kind,
+        "status": specimen.status,
+        "outcome": specimen.outcome,
+        "results": {r.substance: r.result for r in specimen.results.all()},
+        "notes": specimen.notes,
+    }
+
+
+def specimen_change(
+    *,
+    specimen: Specimen,
+    changed_by,
+    reason: str,
+    collected_at: datetime,
+    kind: str,
+    status: str,
+    results: dict[str, str],
+    outcome: str,
+    secondary_negative: bool,
+    notes: str,
+) -> Correction:
+    """Apply a correction and keep the history: a Correction row with before and after."""
+    before = specimen_snapshot(specimen)
+    specimen.collected_at = collected_at
+    specimen.kind = kind
+    specimen.status = status
+    specimen.outcome = outcome
+    specimen.secondary_negative = secondary_negative
+    specimen.notes = notes
+    specimen.save()
+    specimen.results.all().delete()
+    SpecimenResult.objects.bulk_create(
+        SpecimenResult(specimen=specimen, substance=s, result=r) for s, r in results.items()
+    )
+    return Correction.objects.create(
+        specimen=specimen,
+        changed_by=changed_by,
+        reason=reason,
+        before=before,
+        after=specimen_snapshot(specimen),
+    )
+
+
+def attendance_snapshot(attendance: Attendance) -> dict:
+    return {
+        "occurred_at": attendance.occurred_at.isoformat(),
+        "session_kind": attendance.session_kind,
+        "status": attendance.status,
+        "notes": attendance.notes,
+    }
+
+
+def attendance_change(
+    *,
+    attendance: Attendance,
+    changed_by,
+    reason: str,
+    occurred_at: datetime,
+    session_kind: str,
+    status: str,
+    notes: str,
+) -> Correction:
+    before = attendance_snapshot(attendance)
+    attendance.occurred_at = occurred_at
+    attendance.session_kind = session_kind
+    attendance.status = status
+    attendance.notes = notes
+    attendance.save()
+    return Correction.objects.create(
+        attendance=attendance,
+        changed_by=changed_by,
+        reason=reason,
+        before=before,
+        after=attendance_snapshot(attendance),
+    )

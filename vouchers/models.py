@@ -1,0 +1,264 @@
+"""Rewards: protocols (as data), the patient's wallet and the append-only ledger."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from patients.models import Attendance, Enrollment, Patient, Specimen, Substance
+from vouchers import engine
+
+
+def validate_substances(value) -> None:
+    known = set(Substance.values)
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise ValidationError(_("Give a list of substance names."))
+    unknown = [s for s in value if s not in known]
+    if unknown:
+        raise ValidationError(
+            _("Unknown substance: %(names)s."), params={"names": ", ".join(unknown)}
+        )
+
+
+def validate_bowl(value) -> None:
+    if not isinstance(value, list):
+        raise ValidationError(_("The bowl is a list of tiers."))
+    for tier in value:
+        if (
+            not isinstance(tier, dict)
+            or not isinstance(tier.get("name"), str)
+            or not isinstance(tier.get("slips"), int)
+            or not isinstance(tier.get("value_cents"), int)
+            or tier["slips"] < 0
+            or tier["value_cents"] < 0
+        ):
+            raise ValidationError(
+                _("Each tier needs a name, a number of slips and a value in cents.")
+            )
+
+
+class Protocol(models.Model):
+    """A CM protocol version. Once an enrollment uses it, it is never edited: a change is a new
+    version (same slug, next version number), so every participant keeps the promise they
+    enrolled under."""
+
+    class Kind(models.TextChoices):
+        VOUCHER = engine.VOUCHER, _("Escalating vouchers")
+        PRIZE = engine.PRIZE, _("Prize draws")
+
+    slug = models.SlugField()
+    version = models.PositiveIntegerField(default=1)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    target_substances = models.JSONField(default=list, validators=[validate_substances])
+    secondary_substances = models.JSONField(
+        default=list, blank=True, validators=[validate_substances]
+    )
+    secondary_bonus_draws = models.PositiveIntegerField(default=0)
+    dilute_is_positive = models.BooleanField(
+        _("dilute counts as positive"),
+        default=True,
+        help_text=_("Otherwise a dilute specimen neither earns nor resets; ask for a retest."),
+    )
+    attendance_cents = models.PositiveIntegerField(default=0)
+    attendance_draws = models.PositiveIntegerField(default=0)
+    enrollment_cap_cents = models.PositiveIntegerField(null=True, blank=True)
+    year_cap_cents = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Per patient, per calendar year, across enrollments.")
+    )
+    bowl = models.JSONField(default=list, blank=True, validators=[validate_bowl])
+    is_current = models.BooleanField(
+        default=True, help_text=_("New enrollments take the current version of a slug.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["slug", "version"], name="protocol_slug_version"),
+            models.UniqueConstraint(
+                fields=["slug"], condition=Q(is_current=True), name="protocol_one_current_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (v{self.version})"
+
+    def rules(self) -> engine.Rules:
+        """The engine's view of this protocol."""
+        phases = tuple(
+            engine.Phase(
+                first_week=p.first_week,
+                last_week=p.last_week,
+                tests_per_week=p.tests_per_week,
+                start_cents=p.start_cents,
+                increment_cents=p.increment_cents,
+                max_cents=p.max_cents,
+                bonus_every=p.bonus_every,
+                bonus_cents=p.bonus_cents,
+                recovery_after=p.recovery_after,
+                draws_start=p.draws_start,
+                draws_increment=p.draws_increment,
+                draws_max=p.draws_max,
+            )
+            for p in self.phases.all()
+        )
+        return engine.Rules(
+            kind=self.kind,
+            phases=phases,
+            dilute_is_positive=self.dilute_is_positive,
+            attendance_cents=self.attendance_cents,
+            attendance_draws=self.attendance_draws,
+            secondary_bonus_draws=self.secondary_bonus_draws,
+            enrollment_cap_cents=self.enrollment_cap_cents,
+            year_cap_cents=self.year_cap_cents,
+            bowl=tuple(engine.Tier(t["name"], t["slips"], t["value_cents"]) for t in self.bowl),
+        )
+
+
+class ProtocolPhase(models.Model):
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="phases")
+    first_week = models.PositiveIntegerField(default=1)
+    last_week = models.PositiveIntegerField(null=True, blank=True)
+    tests_per_week = models.PositiveIntegerField(default=3)
+    start_cents = models.PositiveIntegerField(default=0)
+    increment_cents = models.PositiveIntegerField(default=0)
+    max_cents = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Most a single test can earn; empty for no maximum.")
+    )
+    bonus_every = models.PositiveIntegerField(default=0)
+    bonus_cents = models.PositiveIntegerField(default=0)
+    recovery_after = models.PositiveIntegerField(default=0)
+    draws_start = models.PositiveIntegerField(default=0)
+    draws_increment = models.PositiveIntegerField(default=0)
+    draws_max = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["first_week"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "first_week"], name="phase_unique_start"),
+            models.CheckConstraint(condition=Q(first_week__gte=1), name="phase_weeks_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        end = self.last_week or "…"
+        return f"weeks {self.first_week}–{end}"
+
+
+class Wallet(models.Model):
+    """The maintained totals of a patient's ledger, so a balance read is one row.
+
+    It is the lock every points-moving write takes (select_for_update), and the check
+    constraints are the last line behind the Python checks: nothing goes negative.
+    `ledger_verify` proves it equals the sums of the ledger.
+    """
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="wallet")
+    balance_cents = models.BigIntegerField(default=0)
+    overpayment_cents = models.BigIntegerField(
+        default=0, help_text=_("Paid by a result later corrected; recovered from later earnings.")
+    )
+    draws_available = models.IntegerField(default=0)
+    draws_under_review = models.IntegerField(
+        default=0, help_text=_("Draws already made that a correction took away; staff review.")
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance_cents__gte=0), name="wallet_balance_gte_0"),
+            models.CheckConstraint(
+                condition=Q(overpayment_cents__gte=0), name="wallet_overpayment_gte_0"
+            ),
+            models.CheckConstraint(condition=Q(draws_available__gte=0), name="wallet_draws_gte_0"),
+            models.CheckConstraint(
+                condition=Q(draws_under_review__gte=0), name="wallet_review_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient}: {self.balance_cents}¢"
+
+
+class LedgerEntry(models.Model):
+    """One movement of a patient's points. Never updated, never deleted (the database refuses
+    both, see the migration's triggers); a correction is a new entry.
+
+    `amount_cents` is what moved in the balance, `overpayment_cents` what moved in the
+    overpayment owed. Their difference is the change in what the patient is entitled to, which is
+    what settlement compares with the engine: a reversal the balance cannot cover moves the rest
+    into the overpayment; a later earning pays the overpayment back first.
+    """
+
+    class Kind(models.TextChoices):
+        EARN = "earn", _("Voucher earned")
+        BONUS = "bonus", _("Bonus")
+        ATTENDANCE = "attendance", _("Attendance reward")
+        DRAWS = "draws", _("Prize draws")
+        REVERSAL = "reversal", _("Reversal")
+        REDEEM = "redeem", _("Redemption")
+        REFUND = "refund", _("Refund")
+        ADJUSTMENT = "adjustment", _("Staff adjustment")
+        WAIVER = "waiver", _("Overpayment waived")
+
+    class Component(models.TextChoices):
+        """Which part of an award a settlement entry settles."""
+
+        VOUCHER = "voucher", _("Voucher")
+        BONUS = "bonus", _("Bonus")
+        ATTENDANCE = "attendance", _("Attendance")
+        DRAWS = "draws", _("Draws")
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="ledger")
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    component = models.CharField(max_length=16, choices=Component.choices, blank=True)
+    amount_cents = models.BigIntegerField(default=0)
+    overpayment_cents = models.BigIntegerField(default=0)
+    draws = models.IntegerField(default=0)
+    draws_under_review = models.IntegerField(default=0)
+    specimen = models.ForeignKey(
+        Specimen, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
+    )
+    attendance = models.ForeignKey(
+        Attendance, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
+    )
+    event_year = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Calendar year of the earning event, for the year cap.")
+    )
+    reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["patient", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind__in=["adjustment", "waiver"]) | ~Q(reason=""),
+                name="ledger_staff_entries_need_a_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount_cents:+d}¢"
+
+    @property
+    def entitlement_cents(self) -> int:
+        return self.amount_cents - self.overpayment_cents
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("ledger entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("ledger entries are append-only")

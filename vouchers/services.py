@@ -1,0 +1,530 @@
+"""Every write that moves points: recording and correcting results, settlement, adjustments.
+
+Lock order, everywhere: the patient's Wallet row first (select_for_update), then anything else.
+Holding the wallet lock serialises every settlement and spend of one patient, so two requests can
+never both read the same balance and both spend it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from patients import services as clinical
+from patients.models import Attendance, Enrollment, Patient, Specimen
+from vouchers import engine
+from vouchers.models import LedgerEntry, Protocol, Wallet
+
+EARNING_COMPONENTS = (
+    LedgerEntry.Component.VOUCHER,
+    LedgerEntry.Component.BONUS,
+    LedgerEntry.Component.ATTENDANCE,
+)
+CREDIT_KIND = {
+    LedgerEntry.Component.VOUCHER: LedgerEntry.Kind.EARN,
+    LedgerEntry.Component.BONUS: LedgerEntry.Kind.BONUS,
+    LedgerEntry.Component.ATTENDANCE: LedgerEntry.Kind.ATTENDANCE,
+    LedgerEntry.Component.DRAWS: LedgerEntry.Kind.DRAWS,
+}
+
+
+@dataclass(frozen=True)
+class Settlement:
+    enrollment: Enrollment
+    result: engine.Result
+    posted: list[LedgerEntry]
+    wallet: Wallet
+
+    def award_for(self, key: str) -> engine.Award | None:
+        return next((a for a in self.result.awards if a.key == key), None)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the counselor tells the patient after a result is saved."""
+
+    specimen: Specimen | None
+    attendance: Attendance | None
+    award: engine.Award
+    settlement: Settlement
+    replayed: bool = False
+
+
+def _specimen_key(specimen_id: int) -> str:
+    return f"specimen:{specimen_id}"
+
+
+def _attendance_key(attendance_id: int) -> str:
+    return f"attendance:{attendance_id}"
+
+
+def wallet_lock(*, patient: Patient) -> Wallet:
+    """The patient's wallet, created on first use, locked until the transaction ends."""
+    Wallet.objects.get_or_create(patient=patient)
+    return Wallet.objects.select_for_update().get(patient=patient)
+
+
+# --- settlement ------------------------------------------------------------------------------
+
+
+def enrollment_events(enrollment: Enrollment) -> list[engine.Event]:
+    """The enrollment's history in the clinic's calendar, ordered by time, then id."""
+    clinic = enrollment.patient.clinic
+    timed = [
+        (s.collected_at, 0, s.id, engine.Event(
+            key=_specimen_key(s.id),
+            day=clinic.local_date(s.collected_at),
+            kind=engine.SPECIMEN,
+            outcome=s.outcome,
+            secondary_negative=s.secondary_negative,
+        ))
+        for s in enrollment.specimens.all()
+    ] + [
+        (a.occurred_at, 1, a.id, engine.Event(
+            key=_attendance_key(a.id),
+            day=clinic.local_date(a.occurred_at),
+            kind=engine.ATTENDANCE,
+            outcome=a.status,
+        ))
+        for a in enrollment.attendance.all()
+    ]
+    timed.sort(key=lambda t: t[:3])
+    return [t[3] for t in timed]
+
+
+def _earned_elsewhere(enrollment: Enrollment) -> dict[int, int]:
+    rows = (
+        LedgerEntry.objects.filter(
+            patient_id=enrollment.patient_id, component__in=EARNING_COMPONENTS
+        )
+        .exclude(enrollment_id=enrollment.id)
+        .values("event_year")
+        .annotate(total=Sum(F("amount_cents") - F("overpayment_cents")))
+    )
+    return {r["event_year"]: r["total"] for r in rows if r["event_year"] is not None}
+
+
+def _wanted(result: engine.Result) -> dict[tuple, int]:
+    """What the engine says each (source, component, year) is worth: cents, or draws."""
+    wanted: dict[tuple, int] = defaultdict(int)
+    for award in result.awards:
+        source, source_id = award.key.split(":")
+        parts = {
+            LedgerEntry.Component.VOUCHER: award.voucher_cents,
+            LedgerEntry.Component.BONUS: award.bonus_cents,
+            LedgerEntry.Component.ATTENDANCE: award.attendance_cents,
+            LedgerEntry.Component.DRAWS: award.draws,
+        }
+        for component, value in parts.items():
+            if value:
+                wanted[(source, int(source_id), component, award.day.year)] += value
+    return wanted
+
+
+def _posted(enrollment: Enrollment) -> dict[tuple, int]:
+    rows = (
+        LedgerEntry.objects.filter(enrollment=enrollment)
+        .exclude(component="")
+        .values("specimen_id", "attendance_id", "component", "event_year")
+        .annotate(
+            cents=Sum(F("amount_cents") - F("overpayment_cents")),
+            draws=Sum(F("draws") - F("draws_under_review")),
+        )
+    )
+    posted = {}
+    for r in rows:
+        source = "specimen" if r["specimen_id"] else "attendance"
+        source_id = r["specimen_id"] or r["attendance_id"]
+        value = r["draws"] if r["component"] == LedgerEntry.Component.DRAWS else r["cents"]
+        posted[(source, source_id, r["component"], r["event_year"])] = value
+    return posted
+
+
+def _settlement_entry(wallet: Wallet, enrollment: Enrollment, key: tuple, diff: int, actor):
+    """One ledger entry that moves the entitlement of `key` by `diff`, updating the wallet.
+
+    A credit first pays back any overpayment; a debit takes what the balance holds and leaves the
+    rest as an overpayment (cents) or as draws for staff review (draws already made).
+    """
+    source, source_id, component, year = key
+    entry = LedgerEntry(
+        patient_id=wallet.patient_id,
+        enrollment=enrollment,
+        kind=CREDIT_KIND[component] if diff > 0 else LedgerEntry.Kind.REVERSAL,
+        component=component,
+        specimen_id=source_id if source == "specimen" else None,
+        attendance_id=source_id if source == "attendance" else None,
+        event_year=year,
+        created_by=actor,
+    )
+    if component == LedgerEntry.Component.DRAWS:
+        if diff > 0:
+            entry.draws = diff
+        else:
+            entry.draws = -min(wallet.draws_available, -diff)
+            entry.draws_under_review = -diff + entry.draws
+        wallet.draws_available += entry.draws
+        wallet.draws_under_review += entry.draws_under_review
+    else:
+        if diff > 0:
+            recovered = min(wallet.overpayment_cents, diff)
+            entry.amount_cents = diff - recovered
+            entry.overpayment_cents = -recovered
+        else:
+            entry.amount_cents = -min(wallet.balance_cents, -diff)
+            entry.overpayment_cents = -diff + entry.amount_cents
+        wallet.balance_cents += entry.amount_cents
+        wallet.overpayment_cents += entry.overpayment_cents
+    return entry
+
+
+def enrollment_settle(*, enrollment: Enrollment, actor=None) -> Settlement:
+    """Make the ledger match the engine's replay of the enrollment's history.
+
+    1. Lock the patient's wallet.
+    2. Replay every specimen and attendance through the engine (with what other enrollments
+       earned this year, for the year cap).
+    3. Compare with what the ledger already holds per source, component and year.
+    4. Post only the differences, credits before debits so a correction that moves value from one
+       test to another never creates an overpayment in between; save the wallet.
+    Settling again posts nothing.
+    """
+    with transaction.atomic():
+        wallet = wallet_lock(patient=enrollment.patient)
+        enrollment = (
+            Enrollment.objects.select_related("protocol", "patient__clinic")
+            .prefetch_related("protocol__phases")
+            .get(pk=enrollment.pk)
+        )
+        result = engine.run(
+            enrollment.protocol.rules(),
+            enrollment.start_date,
+            enrollment_events(enrollment),
+            _earned_elsewhere(enrollment),
+        )
+        wanted = _wanted(result)
+        posted = _posted(enrollment)
+        diffs = {k: wanted.get(k, 0) - posted.get(k, 0) for k in set(wanted) | set(posted)}
+        ordered = sorted((k for k, d in diffs.items() if d), key=lambda k: (diffs[k] < 0, k))
+        entries = [_settlement_entry(wallet, enrollment, k, diffs[k], actor) for k in ordered]
+        if entries:
+            LedgerEntry.objects.bulk_create(entries)
+            wallet.save()
+        return Settlement(enrollment=enrollment, result=result, posted=entries, wallet=wallet)
+
+
+# --- recording results -----------------------------------------------------------------------
+
+
+def _protocol_check(protocol: Protocol, status: str, results: dict, notes: str):
+    """The outcome of a specimen under `protocol`, or field errors a counselor can act on."""
+    if status not in Specimen.Status.values:
+        raise ValidationError({"status": _("Unknown status: %(s)s.") % {"s": status}})
+    if status == Specimen.Status.EXCUSED and not notes.strip():
+        raise ValidationError({"notes": _("An excused test needs a reason.")})
+    if status == Specimen.Status.TESTED and not results:
+        raise ValidationError({"results": _("A tested specimen needs its results.")})
+    try:
+        return engine.specimen_outcome(
+            status, results, protocol.target_substances, protocol.secondary_substances
+        )
+    except engine.RuleError as error:
+        raise ValidationError({"results": str(error)}) from None
+
+
+def _day_check(enrollment: Enrollment, moment: datetime, field: str) -> date:
+    day = enrollment.patient.clinic.local_date(moment)
+    if day < enrollment.start_date:
+        raise ValidationError(
+            {field: _("The enrollment starts on %(d)s; this is before it.")
+             % {"d": enrollment.start_date.isoformat()}}
+        )
+    return day
+
+
+def specimen_record(
+    *,
+    patient: Patient,
+    collected_at: datetime,
+    kind: str = Specimen.Kind.URINE,
+    status: str = Specimen.Status.TESTED,
+    results: dict[str, str] | None = None,
+    notes: str = "",
+    recorded_by=None,
+    idempotency_key: str | None = None,
+) -> Recorded:
+    """Record a drug test and settle: what a counselor does at the front desk.
+
+    1. A repeated idempotency key answers the first recording's result, paying nothing again.
+    2. Validate: known substances and results, not in the future, an active enrollment that has
+       started, the protocol's targets on the panel, a reason for an excused test.
+    3. In one transaction: write the specimen and its results, settle the enrollment.
+    """
+    results = results or {}
+    if idempotency_key:
+        existing = _specimen_by_key(patient, idempotency_key)
+        if existing is not None:
+            return _replay(existing, recorded_by)
+    if kind not in Specimen.Kind.values:
+        raise ValidationError({"kind": _("Unknown kind: %(k)s.") % {"k": kind}})
+    results = clinical.results_validate(results)
+    clinical.moment_validate("collected_at", collected_at, now=timezone.now())
+    enrollment = clinical.enrollment_for(
+        patient=patient, day=patient.clinic.local_date(collected_at)
+    )
+    outcome, secondary_negative = _protocol_check(enrollment.protocol, status, results, notes)
+    try:
+        with transaction.atomic():
+            wallet_lock(patient=patient)
+            specimen = clinical.specimen_create(
+                enrollment=enrollment,
+                collected_at=collected_at,
+                kind=kind,
+                status=status,
+                results=results,
+                outcome=outcome,
+                secondary_negative=secondary_negative,
+                notes=notes,
+                recorded_by=recorded_by,
+                idempotency_key=idempotency_key,
+            )
+            settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
+    except IntegrityError:
+        # Another request with the same key won the race; answer with its result.
+        existing = idempotency_key and _specimen_by_key(patient, idempotency_key)
+        if not existing:
+            raise
+        return _replay(existing, recorded_by)
+    return Recorded(
+        specimen=specimen,
+        attendance=None,
+        award=settlement.award_for(_specimen_key(specimen.id)),
+        settlement=settlement,
+    )
+
+
+def _specimen_by_key(patient: Patient, key: str) -> Specimen | None:
+    specimen = Specimen.objects.select_related("enrollment").filter(idempotency_key=key).first()
+    if specimen is not None and specimen.enrollment.patient_id != patient.id:
+        raise ValidationError({"idempotency_key": _("This key was used for another patient.")})
+    return specimen
+
+
+def _replay(specimen: Specimen, actor) -> Recorded:
+    settlement = enrollment_settle(enrollment=specimen.enrollment, actor=actor)
+    return Recorded(
+        specimen=specimen,
+        attendance=None,
+        award=settlement.award_for(_specimen_key(specimen.id)),
+        settlement=settlement,
+        replayed=True,
+    )
+
+
+def specimen_correct(
+    *,
+    specimen: Specimen,
+    changed_by,
+    reason: str,
+    collected_at: datetime | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    results: dict[str, str] | None = None,
+    notes: str | None = None,
+) -> Recorded:
+    """Correct or back-date a recorded specimen (a reason is required) and settle.
+
+    Fields left as None keep their value. The Correction row keeps who, when, why, before and
+    after; settlement posts only the difference the correction makes.
+    """
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Say why this result is being corrected.")})
+    enrollment = specimen.enrollment
+    collected_at = collected_at or specimen.collected_at
+    kind = kind or specimen.kind
+    status = status or specimen.status
+    notes = specimen.notes if notes is None else notes
+    if results is None:
+        results = {r.substance: r.result for r in specimen.results.all()}
+    if kind not in Specimen.Kind.values:
+        raise ValidationError({"kind": _("Unknown kind: %(k)s.") % {"k": kind}})
+    results = clinical.results_validate(results)
+    clinical.moment_validate("collected_at", collected_at, now=timezone.now())
+    _day_check(enrollment, collected_at, "collected_at")
+    outcome, secondary_negative = _protocol_check(enrollment.protocol, status, results, notes)
+    with transaction.atomic():
+        wallet_lock(patient=enrollment.patient)
+        specimen = Specimen.objects.select_for_update().get(pk=specimen.pk)
+        clinical.specimen_change(
+            specimen=specimen,
+            changed_by=changed_by,
+            reason=reason.strip(),
+            collected_at=collected_at,
+            kind=kind,
+            status=status,
+            results=results,
+            outcome=outcome,
+            secondary_negative=secondary_negative,
+            notes=notes,
+        )
+        settlement = enrollment_settle(enrollment=enrollment, actor=changed_by)
+    return Recorded(
+        specimen=specimen,
+        attendance=None,
+        award=settlement.award_for(_specimen_key(specimen.id)),
+        settlement=settlement,
+    )
+
+
+def attendance_record(
+    *,
+    patient: Patient,
+    occurred_at: datetime,
+    session_kind: str,
+    status: str = Attendance.Status.ATTENDED,
+    notes: str = "",
+    recorded_by=None,
+    idempotency_key: str | None = None,
+) -> Recorded:
+    """Record a therapy session (attended, missed or excused) and settle."""
+    if idempotency_key:
+        existing = Attendance.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            settlement = enrollment_settle(enrollment=existing.enrollment, actor=recorded_by)
+            return Recorded(None, existing, settlement.award_for(_attendance_key(existing.id)),
+                            settlement, replayed=True)
+    if session_kind not in Attendance.SessionKind.values:
+        raise ValidationError({"session_kind": _("Unknown session kind: %(k)s.") % {"k": session_kind}})
+    if status not in Attendance.Status.values:
+        raise ValidationError({"status": _("Unknown status: %(s)s.") % {"s": status}})
+    clinical.moment_validate("occurred_at", occurred_at, now=timezone.now())
+    enrollment = clinical.enrollment_for(patient=patient, day=patient.clinic.local_date(occurred_at))
+    with transaction.atomic():
+        wallet_lock(patient=patient)
+        attendance = Attendance.objects.create(
+            enrollment=enrollment,
+            occurred_at=occurred_at,
+            session_kind=session_kind,
+            status=status,
+            notes=notes,
+            recorded_by=recorded_by,
+            idempotency_key=idempotency_key or None,
+        )
+        settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
+    return Recorded(None, attendance, settlement.award_for(_attendance_key(attendance.id)), settlement)
+
+
+def attendance_correct(
+    *,
+    attendance: Attendance,
+    changed_by,
+    reason: str,
+    occurred_at: datetime | None = None,
+    session_kind: str | None = None,
+    status: str | None = None,
+    notes: str | None = None,
+) -> Recorded:
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Say why this record is being corrected.")})
+    occurred_at = occurred_at or attendance.occurred_at
+    session_kind = session_kind or attendance.session_kind
+    status = status or attendance.status
+    notes = attendance.notes if notes is None else notes
+    if session_kind not in Attendance.SessionKind.values:
+        raise ValidationError({"session_kind": _("Unknown session kind: %(k)s.") % {"k": session_kind}})
+    if status not in Attendance.Status.values:
+        raise ValidationError({"status": _("Unknown status: %(s)s.") % {"s": status}})
+    clinical.moment_validate("occurred_at", occurred_at, now=timezone.now())
+    enrollment = attendance.enrollment
+    _day_check(enrollment, occurred_at, "occurred_at")
+    with transaction.atomic():
+        wallet_lock(patient=enrollment.patient)
+        attendance = Attendance.objects.select_for_update().get(pk=attendance.pk)
+        clinical.attendance_change(
+            attendance=attendance,
+            changed_by=changed_by,
+            reason=reason.strip(),
+            occurred_at=occurred_at,
+            session_kind=session_kind,
+            status=status,
+            notes=notes,
+        )
+        settlement = enrollment_settle(enrollment=enrollment, actor=changed_by)
+    return Recorded(None, attendance, settlement.award_for(_attendance_key(attendance.id)), settlement)
+
+
+# --- enrollments and staff adjustments -------------------------------------------------------
+
+
+def enrollment_start(*, patient: Patient, protocol: Protocol, start_date: date) -> Enrollment:
+    """Enrol a patient; the database holds the one-open-enrollment rule behind this check."""
+    if patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES).exists():
+        raise ValidationError({"patient": _("This patient already has an open enrollment.")})
+    try:
+        with transaction.atomic():
+            return Enrollment.objects.create(
+                patient=patient, protocol=protocol, start_date=start_date
+            )
+    except IntegrityError:
+        raise ValidationError(
+            {"patient": _("This patient already has an open enrollment.")}
+        ) from None
+
+
+def ledger_adjust(
+    *, patient: Patient, amount_cents: int, reason: str, actor, idempotency_key: str | None = None
+) -> LedgerEntry:
+    """A staff credit or debit with a reason. A debit can never take the balance below zero."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("An adjustment needs a reason.")})
+    if not isinstance(amount_cents, int) or amount_cents == 0:
+        raise ValidationError({"amount_cents": _("Give a whole, non-zero number of cents.")})
+    with transaction.atomic():
+        wallet = wallet_lock(patient=patient)
+        if idempotency_key:
+            existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+        if wallet.balance_cents + amount_cents < 0:
+            raise ValidationError(
+                {"amount_cents": _("The balance is %(b)s cents; it cannot go below zero.")
+                 % {"b": wallet.balance_cents}}
+            )
+        entry = LedgerEntry.objects.create(
+            patient=patient,
+            kind=LedgerEntry.Kind.ADJUSTMENT,
+            amount_cents=amount_cents,
+            reason=reason.strip(),
+            created_by=actor,
+            idempotency_key=idempotency_key or None,
+        )
+        wallet.balance_cents += amount_cents
+        wallet.save()
+        return entry
+
+
+def overpayment_waive(*, patient: Patient, reason: str, actor) -> LedgerEntry | None:
+    """Forgive what a patient owes after a correction (staff, with a reason)."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("A waiver needs a reason.")})
+    with transaction.atomic():
+        wallet = wallet_lock(patient=patient)
+        if wallet.overpayment_cents == 0:
+            return None
+        entry = LedgerEntry.objects.create(
+            patient=patient,
+            kind=LedgerEntry.Kind.WAIVER,
+            overpayment_cents=-wallet.overpayment_cents,
+            reason=reason.strip(),
+            created_by=actor,
+        )
+        wallet.overpayment_cents = 0
+        wallet.save()
+        return entry
