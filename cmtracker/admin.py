@@ -25,3 +25,7 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "clinic", "role"]
     list_filter = ["clinic", "role"]
     list_select_related = ["user", "clinic"]
+
+
+admin.site.site_header = "cmtracker"
+admin.site.site_title = "cmtracker"

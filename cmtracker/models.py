@@ -27,7 +27,9 @@ class Clinic(models.Model):
         max_length=64,
         default="America/Los_Angeles",
         validators=[validate_time_zone],
-        help_text=_("Days, weeks and the calendar year of every rule are the clinic's, in this zone."),
+        help_text=_(
+            "Days, weeks and the calendar year of every rule are the clinic's, in this zone."
+        ),
     )
 
     class Meta:
@@ -58,7 +60,9 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "clinic"], name="membership_one_role_per_clinic")
+            models.UniqueConstraint(
+                fields=["user", "clinic"], name="membership_one_role_per_clinic"
+            )
         ]
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ VAR_DIR = BASE_DIR / "var"
 
 PRODUCTION = env_bool("CMTRACKER_PRODUCTION", False)
 DEBUG = env_bool("DEBUG", not PRODUCTION)
-_DEV_SECRET = "dev-only-insecure-key-do-not-use-in-production"
+_DEV_SECRET = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 - refused in production
 SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
 if PRODUCTION:
     if DEBUG:
@@ -24,7 +24,9 @@ if PRODUCTION:
     if len(SECRET_KEY) < 50 or SECRET_KEY == _DEV_SECRET:
         raise ImproperlyConfigured("SECRET_KEY must be set to a random value of 50+ characters")
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

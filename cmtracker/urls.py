@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
+from django.views.generic import RedirectView
 
 
 def healthz(request):
@@ -17,4 +18,6 @@ def healthz(request):
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # The counselor and patient web app arrives with its own pages; until then staff work in admin.
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -311,7 +311,9 @@ def run(
         next_cents = state.next_cents
         if phase.recovery_after and streak == phase.recovery_after:
             next_cents = max(next_cents, state.pre_reset_cents)
-        wanted_bonus = phase.bonus_cents if phase.bonus_every and streak % phase.bonus_every == 0 else 0
+        wanted_bonus = (
+            phase.bonus_cents if phase.bonus_every and streak % phase.bonus_every == 0 else 0
+        )
         draws = state.next_draws
         if event.secondary_negative:
             draws += rules.secondary_bonus_draws

@@ -251,10 +251,6 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount_cents:+d}¢"
 
-    @property
-    def entitlement_cents(self) -> int:
-        return self.amount_cents - self.overpayment_cents
-
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
             raise ValueError("ledger entries are append-only")
@@ -262,3 +258,7 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("ledger entries are append-only")
+
+    @property
+    def entitlement_cents(self) -> int:
+        return self.amount_cents - self.overpayment_cents

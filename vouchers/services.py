@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine
-from vouchers.models import LedgerEntry, Protocol, Wallet
+from vouchers.models import LedgerEntry, Protocol, ProtocolPhase, Wallet
 
 EARNING_COMPONENTS = (
     LedgerEntry.Component.VOUCHER,
@@ -78,21 +78,31 @@ def enrollment_events(enrollment: Enrollment) -> list[engine.Event]:
     """The enrollment's history in the clinic's calendar, ordered by time, then id."""
     clinic = enrollment.patient.clinic
     timed = [
-        (s.collected_at, 0, s.id, engine.Event(
-            key=_specimen_key(s.id),
-            day=clinic.local_date(s.collected_at),
-            kind=engine.SPECIMEN,
-            outcome=s.outcome,
-            secondary_negative=s.secondary_negative,
-        ))
+        (
+            s.collected_at,
+            0,
+            s.id,
+            engine.Event(
+                key=_specimen_key(s.id),
+                day=clinic.local_date(s.collected_at),
+                kind=engine.SPECIMEN,
+                outcome=s.outcome,
+                secondary_negative=s.secondary_negative,
+            ),
+        )
         for s in enrollment.specimens.all()
     ] + [
-        (a.occurred_at, 1, a.id, engine.Event(
-            key=_attendance_key(a.id),
-            day=clinic.local_date(a.occurred_at),
-            kind=engine.ATTENDANCE,
-            outcome=a.status,
-        ))
+        (
+            a.occurred_at,
+            1,
+            a.id,
+            engine.Event(
+                key=_attendance_key(a.id),
+                day=clinic.local_date(a.occurred_at),
+                kind=engine.ATTENDANCE,
+                outcome=a.status,
+            ),
+        )
         for a in enrollment.attendance.all()
     ]
     timed.sort(key=lambda t: t[:3])
@@ -239,12 +249,28 @@ def _protocol_check(protocol: Protocol, status: str, results: dict, notes: str):
         raise ValidationError({"results": str(error)}) from None
 
 
+def _attendance_check(session_kind: str, status: str) -> None:
+    if session_kind not in Attendance.SessionKind.values:
+        raise ValidationError(
+            {"session_kind": _("Unknown session kind: %(k)s.") % {"k": session_kind}}
+        )
+    if status not in Attendance.Status.values:
+        raise ValidationError({"status": _("Unknown status: %(s)s.") % {"s": status}})
+
+
+def _kind_check(kind: str) -> None:
+    if kind not in Specimen.Kind.values:
+        raise ValidationError({"kind": _("Unknown kind: %(k)s.") % {"k": kind}})
+
+
 def _day_check(enrollment: Enrollment, moment: datetime, field: str) -> date:
     day = enrollment.patient.clinic.local_date(moment)
     if day < enrollment.start_date:
         raise ValidationError(
-            {field: _("The enrollment starts on %(d)s; this is before it.")
-             % {"d": enrollment.start_date.isoformat()}}
+            {
+                field: _("The enrollment starts on %(d)s; this is before it.")
+                % {"d": enrollment.start_date.isoformat()}
+            }
         )
     return day
 
@@ -272,8 +298,7 @@ def specimen_record(
         existing = _specimen_by_key(patient, idempotency_key)
         if existing is not None:
             return _replay(existing, recorded_by)
-    if kind not in Specimen.Kind.values:
-        raise ValidationError({"kind": _("Unknown kind: %(k)s.") % {"k": kind}})
+    _kind_check(kind)
     results = clinical.results_validate(results)
     clinical.moment_validate("collected_at", collected_at, now=timezone.now())
     enrollment = clinical.enrollment_for(
@@ -307,6 +332,16 @@ def specimen_record(
         attendance=None,
         award=settlement.award_for(_specimen_key(specimen.id)),
         settlement=settlement,
+    )
+
+
+def _attendance_recorded(attendance: Attendance, settlement: Settlement, replayed=False):
+    return Recorded(
+        specimen=None,
+        attendance=attendance,
+        award=settlement.award_for(_attendance_key(attendance.id)),
+        settlement=settlement,
+        replayed=replayed,
     )
 
 
@@ -353,8 +388,7 @@ def specimen_correct(
     notes = specimen.notes if notes is None else notes
     if results is None:
         results = {r.substance: r.result for r in specimen.results.all()}
-    if kind not in Specimen.Kind.values:
-        raise ValidationError({"kind": _("Unknown kind: %(k)s.") % {"k": kind}})
+    _kind_check(kind)
     results = clinical.results_validate(results)
     clinical.moment_validate("collected_at", collected_at, now=timezone.now())
     _day_check(enrollment, collected_at, "collected_at")
@@ -398,14 +432,12 @@ def attendance_record(
         existing = Attendance.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             settlement = enrollment_settle(enrollment=existing.enrollment, actor=recorded_by)
-            return Recorded(None, existing, settlement.award_for(_attendance_key(existing.id)),
-                            settlement, replayed=True)
-    if session_kind not in Attendance.SessionKind.values:
-        raise ValidationError({"session_kind": _("Unknown session kind: %(k)s.") % {"k": session_kind}})
-    if status not in Attendance.Status.values:
-        raise ValidationError({"status": _("Unknown status: %(s)s.") % {"s": status}})
+            return _attendance_recorded(existing, settlement, replayed=True)
+    _attendance_check(session_kind, status)
     clinical.moment_validate("occurred_at", occurred_at, now=timezone.now())
-    enrollment = clinical.enrollment_for(patient=patient, day=patient.clinic.local_date(occurred_at))
+    enrollment = clinical.enrollment_for(
+        patient=patient, day=patient.clinic.local_date(occurred_at)
+    )
     with transaction.atomic():
         wallet_lock(patient=patient)
         attendance = Attendance.objects.create(
@@ -418,7 +450,7 @@ def attendance_record(
             idempotency_key=idempotency_key or None,
         )
         settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
-    return Recorded(None, attendance, settlement.award_for(_attendance_key(attendance.id)), settlement)
+    return _attendance_recorded(attendance, settlement)
 
 
 def attendance_correct(
@@ -437,10 +469,7 @@ def attendance_correct(
     session_kind = session_kind or attendance.session_kind
     status = status or attendance.status
     notes = attendance.notes if notes is None else notes
-    if session_kind not in Attendance.SessionKind.values:
-        raise ValidationError({"session_kind": _("Unknown session kind: %(k)s.") % {"k": session_kind}})
-    if status not in Attendance.Status.values:
-        raise ValidationError({"status": _("Unknown status: %(s)s.") % {"s": status}})
+    _attendance_check(session_kind, status)
     clinical.moment_validate("occurred_at", occurred_at, now=timezone.now())
     enrollment = attendance.enrollment
     _day_check(enrollment, occurred_at, "occurred_at")
@@ -457,7 +486,7 @@ def attendance_correct(
             notes=notes,
         )
         settlement = enrollment_settle(enrollment=enrollment, actor=changed_by)
-    return Recorded(None, attendance, settlement.award_for(_attendance_key(attendance.id)), settlement)
+    return _attendance_recorded(attendance, settlement)
 
 
 # --- enrollments and staff adjustments -------------------------------------------------------
@@ -494,8 +523,10 @@ def ledger_adjust(
                 return existing
         if wallet.balance_cents + amount_cents < 0:
             raise ValidationError(
-                {"amount_cents": _("The balance is %(b)s cents; it cannot go below zero.")
-                 % {"b": wallet.balance_cents}}
+                {
+                    "amount_cents": _("The balance is %(b)s cents; it cannot go below zero.")
+                    % {"b": wallet.balance_cents}
+                }
             )
         entry = LedgerEntry.objects.create(
             patient=patient,
@@ -528,3 +559,33 @@ def overpayment_waive(*, patient: Patient, reason: str, actor) -> LedgerEntry | 
         wallet.overpayment_cents = 0
         wallet.save()
         return entry
+
+
+# --- protocols ---------------------------------------------------------------------------------
+
+
+def protocol_new_version(*, protocol: Protocol) -> Protocol:
+    """Copy a protocol (and its phases) as the next version of its slug, made current.
+
+    Existing enrollments keep the version they enrolled under; moving one is a staff action.
+    """
+    with transaction.atomic():
+        latest = (
+            Protocol.objects.select_for_update()
+            .filter(slug=protocol.slug)
+            .order_by("-version")
+            .first()
+        )
+        phases = list(protocol.phases.all())
+        Protocol.objects.filter(slug=protocol.slug, is_current=True).update(is_current=False)
+        protocol.pk = None
+        protocol._state.adding = True
+        protocol.version = latest.version + 1
+        protocol.is_current = True
+        protocol.save()
+        for phase in phases:
+            phase.pk = None
+            phase._state.adding = True
+            phase.protocol = protocol
+        ProtocolPhase.objects.bulk_create(phases)
+        return protocol

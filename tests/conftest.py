@@ -1,0 +1,83 @@
+"""Shared fixtures: the fixed personas, and the rule for tests that need a real server.
+
+Tests marked `postgres` or `redis` need that server. Without it they skip, saying why, unless
+CI=true: CI has both services, so a missing one there is a failure, never a silent skip.
+"""
+
+import os
+from datetime import date, datetime, time
+
+import pytest
+from django.db import connection
+
+from tests.factories import (
+    ClinicFactory,
+    EnrollmentFactory,
+    MembershipFactory,
+    PatientFactory,
+    UserFactory,
+)
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _need(item, marker: str, available: bool, why: str) -> None:
+    if item.get_closest_marker(marker) and not available:
+        if IN_CI:
+            pytest.fail(f"CI=true but {why}", pytrace=False)
+        pytest.skip(why)
+
+
+@pytest.fixture(autouse=True)
+def _real_services(request):
+    _need(
+        request.node,
+        "postgres",
+        connection.vendor == "postgresql",
+        "needs PostgreSQL (set DATABASE_URL=postgres://...; `make test` does when it answers)",
+    )
+    _need(
+        request.node,
+        "redis",
+        bool(os.environ.get("REDIS_URL")),
+        "needs Redis (set REDIS_URL; `make test` does when one answers on 127.0.0.1:6379)",
+    )
+
+
+@pytest.fixture
+def clinic(db):
+    return ClinicFactory(name="Riverside Recovery", slug="riverside", time_zone="America/Chicago")
+
+
+@pytest.fixture
+def counselor(clinic):
+    user = UserFactory(username="casey")
+    MembershipFactory(user=user, clinic=clinic, role="counselor")
+    return user
+
+
+@pytest.fixture
+def patient(clinic, counselor):
+    return PatientFactory(clinic=clinic, primary_counselor=counselor)
+
+
+def protocol(slug: str):
+    from vouchers.models import Protocol
+
+    return Protocol.objects.get(slug=slug, is_current=True)
+
+
+@pytest.fixture
+def higgins(db):
+    return protocol("higgins-1994")
+
+
+@pytest.fixture
+def enrollment(patient, higgins):
+    """Higgins 1994, starting on a Monday well in the past."""
+    return EnrollmentFactory(patient=patient, protocol=higgins, start_date=date(2026, 1, 5))
+
+
+def at(clinic, day: date, hour: int = 10) -> datetime:
+    """An aware datetime on the clinic's calendar day."""
+    return datetime.combine(day, time(hour), tzinfo=clinic.tz)

@@ -1,0 +1,95 @@
+from django.contrib import admin, messages
+
+from vouchers.models import LedgerEntry, Protocol, ProtocolPhase, Wallet
+from vouchers.services import protocol_new_version
+
+
+class PhaseInline(admin.TabularInline):
+    model = ProtocolPhase
+    extra = 0
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or not obj.enrollments.exists()
+
+    has_add_permission = has_change_permission
+    has_delete_permission = has_change_permission
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(admin.ModelAdmin):
+    """A protocol any enrollment uses is shown read-only: every participant keeps the amounts they
+    were promised. "Make a new version" copies it; new enrollments take the new version."""
+
+    list_display = ["slug", "version", "name", "kind", "is_current"]
+    list_filter = ["kind", "is_current"]
+    inlines = [PhaseInline]
+    actions = ["make_new_version"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.enrollments.exists():
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.enrollments.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Make a new version (new enrollments take it)")
+    def make_new_version(self, request, queryset):
+        for protocol in queryset:
+            new = protocol_new_version(protocol=protocol)
+            self.message_user(request, f"{new} created; edit it before enrolling anyone.")
+        if not queryset:
+            self.message_user(request, "Nothing selected.", level=messages.WARNING)
+
+
+@admin.register(Wallet)
+class WalletAdmin(admin.ModelAdmin):
+    list_display = ["patient", "balance_cents", "overpayment_cents", "draws_available"]
+    list_select_related = ["patient"]
+    readonly_fields = [
+        "patient",
+        "balance_cents",
+        "overpayment_cents",
+        "draws_available",
+        "draws_under_review",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    """Read-only: the ledger is append-only, and entries are written by the services."""
+
+    list_display = [
+        "created_at",
+        "patient",
+        "kind",
+        "component",
+        "amount_cents",
+        "overpayment_cents",
+        "draws",
+        "created_by",
+    ]
+    list_filter = ["kind", "component"]
+    list_select_related = ["patient", "created_by"]
+    search_fields = ["patient__record_number", "patient__last_name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
