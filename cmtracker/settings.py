@@ -13,6 +13,7 @@ from cmtracker.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
 
 PRODUCTION = env_bool("CMTRACKER_PRODUCTION", False)
 DEBUG = env_bool("DEBUG", not PRODUCTION)
@@ -84,6 +85,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for the lock instead of failing at once; the web process and the worker share
     # the file in the embedded set-up.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A file, not memory, so a Celery worker started by a test can open the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -133,12 +136,15 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
+    # kombu's filesystem transport: producer and worker exchange message files in one folder.
     CELERY_BROKER_URL = "filesystem://"
-    _BROKER_DIR = VAR_DIR / "celery-broker"
+    _BROKER_DIR = Path(env_str("CELERY_FILESYSTEM_DIR", str(VAR_DIR / "celery")))
+    for _folder in ("out", "processed"):
+        (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_BROKER_DIR),
-        "data_folder_out": str(_BROKER_DIR),
-        "processed_folder": str(VAR_DIR / "celery-processed"),
+        "data_folder_in": str(_BROKER_DIR / "out"),
+        "data_folder_out": str(_BROKER_DIR / "out"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE = {

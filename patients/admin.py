@@ -87,6 +87,13 @@ class AttendanceAdmin(RecordedThroughServicesAdmin):
     inlines = [CorrectionInline]
 
 
+@admin.register(SpecimenResult)
+class SpecimenResultAdmin(RecordedThroughServicesAdmin):
+    list_display = ["specimen", "substance", "result"]
+    list_filter = ["substance", "result"]
+    list_select_related = ["specimen"]
+
+
 @admin.register(Correction)
 class CorrectionAdmin(RecordedThroughServicesAdmin):
     list_display = ["changed_at", "changed_by", "specimen", "attendance", "reason"]

@@ -4,15 +4,31 @@ from vouchers.models import LedgerEntry, Protocol, ProtocolPhase, Wallet
 from vouchers.services import protocol_new_version
 
 
+def _in_use(protocol: Protocol | None) -> bool:
+    return protocol is not None and protocol.enrollments.exists()
+
+
 class PhaseInline(admin.TabularInline):
     model = ProtocolPhase
     extra = 0
 
     def has_change_permission(self, request, obj=None):
-        return obj is None or not obj.enrollments.exists()
+        return not _in_use(obj)
 
     has_add_permission = has_change_permission
     has_delete_permission = has_change_permission
+
+
+@admin.register(ProtocolPhase)
+class ProtocolPhaseAdmin(admin.ModelAdmin):
+    list_display = ["protocol", "first_week", "last_week", "tests_per_week", "start_cents"]
+    list_select_related = ["protocol"]
+
+    def has_change_permission(self, request, obj=None):
+        return not _in_use(obj and obj.protocol) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _in_use(obj and obj.protocol) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Protocol)
@@ -26,14 +42,10 @@ class ProtocolAdmin(admin.ModelAdmin):
     actions = ["make_new_version"]
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.enrollments.exists():
-            return False
-        return super().has_change_permission(request, obj)
+        return not _in_use(obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.enrollments.exists():
-            return False
-        return super().has_delete_permission(request, obj)
+        return not _in_use(obj) and super().has_delete_permission(request, obj)
 
     @admin.action(description="Make a new version (new enrollments take it)")
     def make_new_version(self, request, queryset):

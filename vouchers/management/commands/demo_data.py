@@ -1,0 +1,530 @@
+"""Load a small, believable clinic so the app can be tried on a fresh machine (`make run`).
+
+    python manage.py demo_data [--force]
+
+Riverside Recovery, an administrator, two counselors and twelve patients on the five published
+protocols, with weeks of drug tests and group sessions. Every result goes through the same
+services a counselor's click does (specimen_record, specimen_correct, attendance_record), so the
+ledger, the wallets and the corrections are exactly what real use would produce; nothing writes a
+ledger row directly.
+
+Running it again adds nothing: accounts and patients are looked up by name, and every test and
+session carries an idempotency key (`demo:<record number>:<n>`) that the services answer from the
+first recording. History is dated relative to today in the clinic's time zone and stops at
+yesterday, so nothing is ever in the future.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from cmtracker.models import Clinic, Membership, User
+from patients.models import Attendance, Enrollment, Patient, Specimen
+from vouchers import engine, services
+from vouchers.management.commands.cm_simulate import test_days
+from vouchers.models import Protocol
+
+DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - a published demo login, never a real one
+SEED = 2026
+# Longer than any demo enrollment can reach (10 weeks, 3 tests a week), so a patient's planned
+# outcomes do not depend on how many of them have happened by today.
+PLAN_WEEKS = 12
+PLAN_LENGTH = 3 * PLAN_WEEKS
+
+# Substances screened on every cup besides the protocol's targets. Cannabis turns up positive now
+# and then: it is not a target of these protocols, so it neither earns nor resets anything.
+PANEL = ("cocaine", "amphetamine", "methamphetamine", "opiates", "fentanyl", "cannabis")
+
+STATUS_OF = {
+    engine.MISSED: Specimen.Status.MISSED,
+    engine.REFUSED: Specimen.Status.REFUSED,
+    engine.ADULTERATED: Specimen.Status.ADULTERATED,
+    engine.DILUTE: Specimen.Status.DILUTE,
+    engine.EXCUSED: Specimen.Status.EXCUSED,
+}
+
+
+@dataclass(frozen=True)
+class LateCorrection:
+    """A result staff later found wrong: test `n` is corrected to a tested `outcome` (N or P)."""
+
+    n: int
+    outcome: str  # the corrected letter: N (tested negative) or P
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlannedTest:
+    outcome: str  # a simulator letter
+    at: time  # collection time of day, in the clinic
+    positive_for: float  # picks which target substance a positive cup shows
+    cannabis: bool  # a non-target positive, which must change nothing
+
+
+@dataclass(frozen=True)
+class Plan:
+    tests: list[PlannedTest]
+    groups_missed: list[bool]  # per enrollment week
+
+
+@dataclass(frozen=True)
+class DemoPatient:
+    record_number: str
+    first_name: str
+    last_name: str
+    language: str
+    protocol: str
+    weeks_ago: int  # enrollment starts on the Monday this many weeks back (3..9)
+    counselor: int  # 1 or 2
+    # The first outcomes, in the simulator's letters; "." leaves a test to chance (`lapse`).
+    script: str = ""
+    lapse: float = 0.1  # chance a test left to chance is positive
+    notes: dict[int, str] = field(default_factory=dict)  # test n -> why (excused, dilute...)
+    corrections: tuple[LateCorrection, ...] = ()
+    sms: bool = False
+    email: bool = False
+    methadone: bool = False  # on methadone maintenance: methadone positive, as prescribed
+    portal_login: str = ""
+
+
+ROSTER = (
+    DemoPatient(
+        "RR-1001",
+        "María",
+        "González",
+        "es",
+        "higgins-1994",
+        8,
+        1,
+        script="PNNNNNNNNNNNN",
+        lapse=0.04,
+        sms=True,
+        portal_login="patient1",
+    ),
+    # A lapse after five negatives, then five negatives that restore the earlier level
+    # (Higgins's recovery rule), and later a missed test.
+    DemoPatient(
+        "RR-1002",
+        "James",
+        "Carter",
+        "en",
+        "higgins-1994",
+        7,
+        1,
+        script="NNNNN P NNNNN NNN M",
+        lapse=0.1,
+        email=True,
+    ),
+    DemoPatient(
+        "RR-1003",
+        "Rosa",
+        "Hernández",
+        "es",
+        "silverman-1996",
+        9,
+        2,
+        script="PPNNNNNNNNN E",
+        lapse=0.12,
+        sms=True,
+        methadone=True,
+        notes={12: "Excused: hospitalized for an appendectomy; discharge papers on file."},
+    ),
+    # A screen read positive that the lab's confirmation later showed negative.
+    DemoPatient(
+        "RR-1004",
+        "Michael",
+        "Thompson",
+        "en",
+        "silverman-1996",
+        5,
+        2,
+        script="NNN P NNNN",
+        lapse=0.08,
+        email=True,
+        methadone=True,
+        corrections=(
+            LateCorrection(
+                4,
+                engine.NEGATIVE,
+                "GC/MS confirmation negative for cocaine; the cup screen was a false positive.",
+            ),
+        ),
+    ),
+    DemoPatient(
+        "RR-1005",
+        "Luis",
+        "Ramírez",
+        "es",
+        "ca-rip",
+        9,
+        1,
+        script="NNNN P NN",
+        lapse=0.08,
+        sms=True,
+    ),
+    DemoPatient(
+        "RR-1006",
+        "Ashley",
+        "Brooks",
+        "en",
+        "ca-rip",
+        4,
+        2,
+        script="NN D NNN",
+        lapse=0.1,
+        sms=True,
+        email=True,
+        notes={3: "Dilute: creatinine below 20 mg/dL; asked to come back for a retest."},
+    ),
+    DemoPatient(
+        "RR-1007",
+        "Carmen",
+        "Flores",
+        "es",
+        "petry-fishbowl",
+        7,
+        1,
+        script="NNNNNN P",
+        lapse=0.1,
+        sms=True,
+    ),
+    # Recorded as missed, but the evening nurse had collected it: corrected to the real result.
+    DemoPatient(
+        "RR-1008",
+        "David",
+        "Nguyen",
+        "en",
+        "petry-fishbowl",
+        3,
+        2,
+        script="NNM NN",
+        lapse=0.05,
+        email=True,
+        corrections=(
+            LateCorrection(
+                3,
+                engine.NEGATIVE,
+                "Collected by the evening nurse and logged late; the lab result is negative.",
+            ),
+        ),
+    ),
+    DemoPatient(
+        "RR-1009",
+        "José",
+        "Morales",
+        "es",
+        "va-prize",
+        6,
+        1,
+        script="PNNNN",
+        lapse=0.15,
+    ),
+    DemoPatient(
+        "RR-1010",
+        "Tanya",
+        "Williams",
+        "en",
+        "va-prize",
+        9,
+        2,
+        script="NNNNN R NNNNNNNN E",
+        lapse=0.06,
+        sms=True,
+        email=True,
+        portal_login="patient2",
+        notes={
+            6: "Refused to provide a specimen.",
+            15: "Excused: court date; letter from the probation officer on file.",
+        },
+    ),
+    DemoPatient(
+        "RR-1011",
+        "Ana",
+        "Castillo",
+        "es",
+        "higgins-1994",
+        3,
+        1,
+        script="NNP",
+        lapse=0.2,
+    ),
+    DemoPatient(
+        "RR-1012",
+        "Robert",
+        "Mitchell",
+        "en",
+        "silverman-1996",
+        6,
+        2,
+        script="NNNNNNNN",
+        lapse=0.05,
+        email=True,
+        methadone=True,
+    ),
+)
+
+STAFF = (
+    # username, first name, last name, role, superuser
+    ("admin", "Dana", "Whitfield", Membership.Role.ADMIN, True),
+    ("counselor1", "Casey", "Morgan", Membership.Role.COUNSELOR, False),
+    ("counselor2", "Alejandra", "Ortiz", Membership.Role.COUNSELOR, False),
+)
+
+
+class Command(BaseCommand):
+    help = "Load the Riverside Recovery demo clinic (safe to run again: it adds nothing twice)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="load demo data even when PRODUCTION is on"
+        )
+
+    def handle(self, *args, **options):
+        if getattr(settings, "PRODUCTION", False) and not options["force"]:
+            raise CommandError(
+                "refusing to load demo patients and known passwords into a production "
+                "database (CMTRACKER_PRODUCTION is on); pass --force if you really mean it"
+            )
+        loader = DemoLoader(rng=random.Random(SEED))  # noqa: S311 - demo variety, not prizes
+        with transaction.atomic():
+            loader.load()
+        self.stdout.write(loader.summary())
+        self.stdout.write(loader.logins())
+
+
+class DemoLoader:
+    """Creates what is missing and counts what it created, for the summary."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.created = dict.fromkeys(
+            ("clinic", "staff", "patients", "enrollments", "specimens", "sessions", "corrections"),
+            0,
+        )
+        self.old_passwords: list[str] = []  # accounts that existed with another password
+
+    def load(self) -> None:
+        self.clinic, created = Clinic.objects.get_or_create(
+            slug="riverside",
+            defaults={"name": "Riverside Recovery", "time_zone": "America/Los_Angeles"},
+        )
+        self.created["clinic"] += created
+        now = timezone.now()
+        today = self.clinic.local_date(now)
+        staff = {username: self.staff_member(username, *rest) for username, *rest in STAFF}
+        counselors = {1: staff["counselor1"], 2: staff["counselor2"]}
+        # Every patient draws from the one seeded generator in roster order, whatever exists
+        # already, so the same day always gives the same data.
+        for demo in ROSTER:
+            plan = self.plan(demo)
+            patient = self.patient(demo, counselors[demo.counselor])
+            enrollment = self.enrollment(patient, demo, today)
+            self.history(patient, enrollment, demo, plan, today)
+
+    # --- accounts --------------------------------------------------------------------------------
+
+    def account(self, username: str, **defaults) -> User:
+        user, created = User.objects.get_or_create(username=username, defaults=defaults)
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        elif not user.check_password(DEMO_PASSWORD):
+            self.old_passwords.append(username)
+        return user
+
+    def staff_member(self, username, first_name, last_name, role, superuser) -> User:
+        user = self.account(
+            username,
+            first_name=first_name,
+            last_name=last_name,
+            email=f"{username}@riverside.example.org",
+            # Counselors use the Django admin until their own pages exist.
+            is_staff=True,
+            is_superuser=superuser,
+        )
+        _, created = Membership.objects.get_or_create(
+            user=user, clinic=self.clinic, defaults={"role": role}
+        )
+        self.created["staff"] += created
+        return user
+
+    # --- patients --------------------------------------------------------------------------------
+
+    def plan(self, demo: DemoPatient) -> Plan:
+        """Everything the patient could have had by the end of the demo's longest enrollment.
+
+        The generator is drawn the same number of times for every patient, whatever the script
+        says, so changing one script does not reshuffle everyone after it.
+        """
+        scripted = [c.upper() for c in demo.script if not c.isspace()]
+        unknown = set(scripted) - set(engine.OUTCOMES) - {"."}
+        if unknown:
+            raise CommandError(f"{demo.record_number}: bad script letters {sorted(unknown)}")
+        tests = []
+        for n in range(1, PLAN_LENGTH + 1):
+            chance = self.rng.random()
+            letter = scripted[n - 1] if n <= len(scripted) else "."
+            if letter == ".":
+                letter = engine.POSITIVE if chance < demo.lapse else engine.NEGATIVE
+            tests.append(
+                PlannedTest(
+                    outcome=letter,
+                    at=time(self.rng.randint(8, 15), self.rng.choice((0, 10, 20, 30, 40, 50))),
+                    positive_for=self.rng.random(),
+                    cannabis=self.rng.random() < 0.15,
+                )
+            )
+        groups_missed = [self.rng.random() < 0.125 for _ in range(PLAN_WEEKS)]
+        return Plan(tests=tests, groups_missed=groups_missed)
+
+    def patient(self, demo: DemoPatient, counselor: User) -> Patient:
+        slug = demo.first_name.lower().translate(str.maketrans("áéíóú", "aeiou"))
+        patient, created = Patient.objects.get_or_create(
+            clinic=self.clinic,
+            record_number=demo.record_number,
+            defaults={
+                "first_name": demo.first_name,
+                "last_name": demo.last_name,
+                "primary_counselor": counselor,
+                "preferred_language": demo.language,
+                # 555-01xx numbers are reserved for fiction.
+                "phone": f"+1 213 555 01{demo.record_number[-2:]}",
+                "email": f"{slug}.{demo.record_number[-4:]}@example.com" if demo.email else "",
+                "reminder_consent_sms": demo.sms,
+                "reminder_consent_email": demo.email,
+            },
+        )
+        self.created["patients"] += created
+        if demo.portal_login and patient.user_id is None:
+            patient.user = self.account(
+                demo.portal_login,
+                first_name=demo.first_name,
+                last_name=demo.last_name,
+            )
+            patient.save(update_fields=["user"])
+        elif demo.portal_login:
+            self.account(demo.portal_login)  # only to warn when its password is not the demo's
+        return patient
+
+    def enrollment(self, patient: Patient, demo: DemoPatient, today: date) -> Enrollment:
+        enrollment = patient.enrollments.select_related("protocol").first()
+        if enrollment is not None:
+            return enrollment
+        this_monday = today - timedelta(days=today.weekday())
+        self.created["enrollments"] += 1
+        return services.enrollment_start(
+            patient=patient,
+            protocol=Protocol.objects.get(slug=demo.protocol, is_current=True),
+            start_date=this_monday - timedelta(weeks=demo.weeks_ago),
+        )
+
+    def history(
+        self,
+        patient: Patient,
+        enrollment: Enrollment,
+        demo: DemoPatient,
+        plan: Plan,
+        today: date,
+    ) -> None:
+        """Record the planned tests (through yesterday), weekly groups, then the corrections."""
+        protocol = enrollment.protocol
+        counselor = patient.primary_counselor
+        days = test_days(protocol.rules(), enrollment.start_date)
+        specimens = {}
+        for n, (test, day) in enumerate(zip(plan.tests, days, strict=False), start=1):
+            if day >= today:
+                break
+            recorded = services.specimen_record(
+                patient=patient,
+                collected_at=self.moment(day, test.at),
+                status=STATUS_OF.get(test.outcome, Specimen.Status.TESTED),
+                results=self.cup(protocol, demo, test, test.outcome),
+                notes=demo.notes.get(n, ""),
+                recorded_by=counselor,
+                idempotency_key=f"demo:{demo.record_number}:{n}",
+            )
+            self.created["specimens"] += not recorded.replayed
+            specimens[n] = recorded.specimen
+
+        self.group_sessions(patient, enrollment, demo, plan, today)
+
+        for fix in demo.corrections:
+            specimen = specimens.get(fix.n)
+            if specimen is None or specimen.corrections.exists():
+                continue
+            services.specimen_correct(
+                specimen=specimen,
+                changed_by=counselor,
+                reason=fix.reason,
+                status=Specimen.Status.TESTED,
+                results=self.cup(protocol, demo, plan.tests[fix.n - 1], fix.outcome),
+            )
+            self.created["corrections"] += 1
+
+    def cup(self, protocol: Protocol, demo: DemoPatient, test: PlannedTest, outcome: str) -> dict:
+        """The panel's readings for a tested outcome (N or P); no readings otherwise."""
+        if outcome not in (engine.NEGATIVE, engine.POSITIVE):
+            return {}
+        targets = protocol.target_substances
+        results = {s: "negative" for s in (*PANEL, *targets)}
+        if outcome == engine.POSITIVE:
+            culprit = targets[int(test.positive_for * len(targets))]
+            results[culprit] = "positive"
+        if test.cannabis and "cannabis" not in targets:
+            results["cannabis"] = "positive"
+        if demo.methadone:
+            results["methadone"] = "positive"  # prescribed; not a target, so it does not count
+        return results
+
+    def group_sessions(
+        self, patient: Patient, enrollment: Enrollment, demo: DemoPatient, plan: Plan, today: date
+    ) -> None:
+        """An evening group the day after each week's start; about one in eight is missed."""
+        for week, missed in enumerate(plan.groups_missed, start=1):
+            day = enrollment.start_date + timedelta(weeks=week - 1, days=1)
+            if day >= today:
+                break
+            recorded = services.attendance_record(
+                patient=patient,
+                occurred_at=self.moment(day, time(18, 0)),
+                session_kind=Attendance.SessionKind.GROUP,
+                status=Attendance.Status.MISSED if missed else Attendance.Status.ATTENDED,
+                recorded_by=patient.primary_counselor,
+                idempotency_key=f"demo:{demo.record_number}:group:{week}",
+            )
+            self.created["sessions"] += not recorded.replayed
+
+    def moment(self, day: date, at: time) -> datetime:
+        return datetime.combine(day, at, tzinfo=self.clinic.tz)
+
+    # --- output ----------------------------------------------------------------------------------
+
+    def summary(self) -> str:
+        made = {k: v for k, v in self.created.items() if v}
+        if not made:
+            return "Demo data for Riverside Recovery is already loaded; nothing new to add."
+        listed = ", ".join(f"{v} {k}" for k, v in made.items())
+        return f"Demo data for Riverside Recovery: created {listed}."
+
+    def logins(self) -> str:
+        portal = ", ".join(
+            f"{d.portal_login} ({d.first_name} {d.last_name})" for d in ROSTER if d.portal_login
+        )
+        lines = [
+            f"Demo logins (password: {DEMO_PASSWORD}):",
+            "  admin — clinic administrator (Django admin at /admin/)",
+            "  counselor1, counselor2 — counselors",
+            f"  patient portal logins: {portal}",
+        ]
+        if self.old_passwords:
+            lines.append(
+                f"  ({', '.join(self.old_passwords)} existed before and kept their own password)"
+            )
+        return "\n".join(lines)
