@@ -1,0 +1,94 @@
+# cmtracker entry points. `make` alone lists them.
+#   make run    the whole app on a fresh machine: SQLite, filesystem Celery broker, demo data,
+#               worker + beat + dev server on http://127.0.0.1:8000
+#   make test   lint, then the tests: on PostgreSQL/Redis when they answer on 127.0.0.1, else SQLite
+#               (pass pytest options with PYTEST_ARGS="-k engine -x")
+
+SHELL := /bin/bash
+# -e: a failing step stops the recipe, so `make test` never reports success after a lint error.
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PIP_INSTALL := $(PYTHON) -m pip install --quiet --disable-pip-version-check
+RUFF := $(VENV)/bin/ruff
+CELERY := $(VENV)/bin/celery
+MANAGE := $(PYTHON) manage.py
+
+# Stamps live inside .venv, so deleting the venv also forgets what was installed in it.
+RUN_STAMP := $(VENV)/.stamp-requirements
+DEV_STAMP := $(VENV)/.stamp-requirements-dev
+
+PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
+
+# The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py.
+BEAT_SCHEDULE := var/celerybeat-schedule
+
+.PHONY: help venv install install-dev run test lint format clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(PYTHON) ## create .venv if it is missing
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+
+install: $(RUN_STAMP) ## install runtime dependencies (again only when requirements.txt changes)
+
+install-dev: $(DEV_STAMP) ## install runtime + test/lint dependencies
+
+$(RUN_STAMP): requirements.txt | $(PYTHON)
+	$(PIP_INSTALL) -r requirements.txt
+	@touch $@
+
+# requirements-dev.txt includes requirements.txt, so this also satisfies the runtime stamp.
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(PYTHON)
+	$(PIP_INSTALL) -r requirements-dev.txt
+	@touch $@ $(RUN_STAMP)
+
+run: install ## migrate, load demo data, run Celery worker + beat and the dev server on :8000
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	$(MANAGE) demo_data
+	@mkdir -p var/log
+	@# Worker and beat live only as long as the dev server: the EXIT trap stops them however it ends
+	@# (Ctrl-C, crash, port already in use). One solo-pool worker with nothing to gossip with is
+	@# plenty for one developer and keeps the machine quiet.
+	@$(CELERY) -A cmtracker worker --pool=solo --without-gossip --without-mingle --without-heartbeat \
+	    --loglevel=info --logfile=var/log/celery-worker.log & worker=$$!; \
+	 $(CELERY) -A cmtracker beat --schedule=$(BEAT_SCHEDULE) \
+	    --loglevel=info --logfile=var/log/celery-beat.log & beat=$$!; \
+	 trap 'kill $$worker $$beat 2>/dev/null || true; wait $$worker $$beat 2>/dev/null || true' EXIT; \
+	 trap 'exit 130' INT TERM; \
+	 echo "Celery worker and beat running (logs in var/log/). Ctrl-C stops everything."; \
+	 $(MANAGE) runserver 127.0.0.1:8000
+
+test: install-dev ## lint, then pytest on 2 xdist workers (PYTEST_ARGS="..." passes options)
+	@# Browser tests (none yet) will need Chromium; when they arrive:
+	@#   test -x /usr/bin/chromium || apt-get install -y chromium
+	@# services.py prints export/unset lines for DATABASE_URL and REDIS_URL, and fails under CI=true
+	@# when PostgreSQL or Redis is missing; the assignment makes that failure stop the recipe.
+	@services="$$($(PYTHON) scripts/services.py)"; \
+	 eval "$$services"; \
+	 $(RUFF) check .; \
+	 $(RUFF) format --check .; \
+	 $(PYTHON) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: install-dev ## ruff check + ruff format --check (changes nothing)
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+format: install-dev ## ruff format, then ruff check --fix
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+clean: ## remove caches, collected static files and Celery state (keeps .venv and db.sqlite3)
+	rm -rf var/ staticfiles/ .pytest_cache/ .ruff_cache/ .hypothesis/
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean ## clean, and also remove .venv and the local SQLite database
+	rm -rf $(VENV) db.sqlite3

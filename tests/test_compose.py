@@ -1,0 +1,151 @@
+"""docker-compose.yml describes a stack that can start from this repository.
+
+Docker is not needed: these tests check that every program, module path, management command and
+setting the stack names exists in the project, so a rename breaks a test instead of a deployment.
+"""
+
+import importlib
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from celery import Celery
+from celery.app.utils import find_app
+from celery.bin.celery import celery as celery_cli
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("web", "worker", "beat")
+# `module.path:attribute`, as gunicorn takes it (and unlike "0.0.0.0:8000").
+APP_MODULE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+@pytest.fixture(scope="module")
+def services():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+@pytest.fixture(scope="module")
+def built_services(services):
+    """The services that run this repository's image (not db, not redis)."""
+    return {name: service for name, service in services.items() if "build" in service}
+
+
+def argv(command):
+    # Compose splits a string command shell-style, without running a shell.
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def requirement_names(path):
+    names = set()
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==", line.strip())
+        if match:
+            names.add(match.group(1).lower().replace("_", "-"))
+    return names
+
+
+def celery_app_and_subcommand(args):
+    """`celery -A cmtracker worker ...` -> ("cmtracker", "worker")."""
+    app, rest = None, list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg in ("-A", "--app"):
+            app = rest.pop(0)
+        elif arg.startswith("--app="):
+            app = arg.split("=", 1)[1]
+        elif not arg.startswith("-"):
+            return app, arg
+    return app, None
+
+
+def test_the_stack_has_a_database_a_broker_a_web_server_a_worker_and_beat(services):
+    assert {"db", "redis", "web", "worker", "beat"} <= set(services)
+
+
+def test_every_service_built_from_the_repo_says_what_it_runs(built_services):
+    assert set(APP_SERVICES) <= set(built_services)
+    for name, service in built_services.items():
+        assert service.get("command"), f"{name} has no command"
+
+
+def test_every_healthcheck_has_a_test_and_an_interval(services):
+    healthchecks = {name: s["healthcheck"] for name, s in services.items() if "healthcheck" in s}
+    assert {"db", "redis", "web"} <= set(healthchecks)
+    for name, healthcheck in healthchecks.items():
+        assert healthcheck.get("test"), f"{name} healthcheck has no test"
+        assert healthcheck.get("interval"), f"{name} healthcheck has no interval"
+
+
+def test_app_services_wait_for_a_healthy_database_and_redis(services):
+    for name in APP_SERVICES:
+        depends_on = services[name].get("depends_on")
+        assert isinstance(depends_on, dict), f"{name} must wait on conditions, not just order"
+        for dependency in ("db", "redis"):
+            condition = depends_on.get(dependency, {}).get("condition")
+            assert condition == "service_healthy", f"{name} does not wait for {dependency}"
+
+
+def test_app_services_start_only_after_migrations_have_run(services):
+    assert argv(services["migrate"]["command"])[:3] == ["python", "manage.py", "migrate"]
+    for name in APP_SERVICES:
+        condition = services[name]["depends_on"].get("migrate", {}).get("condition")
+        assert condition == "service_completed_successfully", f"{name} may start before migrate"
+
+
+def test_every_service_command_exists_in_the_project(built_services):
+    for name, service in built_services.items():
+        program, *args = argv(service["command"])
+
+        if program == "gunicorn":
+            app_modules = [arg for arg in args if APP_MODULE.match(arg)]
+            assert len(app_modules) == 1, f"{name}: expected one module:attribute, got {args}"
+            module_path, attribute = app_modules[0].split(":")
+            module = importlib.import_module(module_path)
+            assert hasattr(module, attribute), f"{name}: {module_path} has no {attribute}"
+
+        elif program == "celery":
+            app_name, subcommand = celery_app_and_subcommand(args)
+            assert app_name, f"{name}: celery without -A"
+            # find_app is how `celery -A <name>` itself resolves the app.
+            assert isinstance(find_app(app_name), Celery), f"{name}: no Celery app in {app_name}"
+            assert subcommand in celery_cli.commands, f"{name}: no `celery {subcommand}` command"
+
+        elif program == "python" and args[:1] == ["manage.py"]:
+            assert (ROOT / "manage.py").is_file()
+            assert len(args) > 1 and args[1] in get_commands(), f"{name}: unknown command {args}"
+
+        else:
+            pytest.fail(f"{name}: this test does not know how to check `{program}`; teach it")
+
+
+def test_every_program_a_service_runs_is_pinned_in_requirements(built_services):
+    pinned = requirement_names(ROOT / "requirements.txt")
+    programs = {argv(service["command"])[0] for service in built_services.values()}
+    for program in programs - {"python"}:
+        assert program in pinned, f"{program} is run but not pinned in requirements.txt"
+
+
+def test_the_image_installs_the_pinned_requirements():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^COPY\s.*\brequirements\.txt\b", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN\s+pip install\b.*-r\s+requirements\.txt", dockerfile, re.MULTILINE)
+
+
+def test_every_setting_the_stack_passes_is_read_by_the_settings(built_services):
+    settings_source = Path(importlib.util.find_spec("cmtracker.settings").origin).read_text()
+    passed = set()
+    for service in built_services.values():
+        environment = service.get("environment", {})
+        if isinstance(environment, list):  # the ["NAME=value", ...] spelling
+            environment = dict(item.split("=", 1) for item in environment)
+        passed |= set(environment)
+
+    assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"} <= passed
+    for name in sorted(passed):
+        assert re.search(rf"""["']{name}["']""", settings_source), (
+            f"{name} is set in docker-compose.yml but cmtracker/settings.py never reads it"
+        )
