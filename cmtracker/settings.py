@@ -139,12 +139,13 @@ else:
     # kombu's filesystem transport: producer and worker exchange message files in one folder.
     CELERY_BROKER_URL = "filesystem://"
     _BROKER_DIR = Path(env_str("CELERY_FILESYSTEM_DIR", str(VAR_DIR / "celery")))
-    for _folder in ("out", "processed"):
+    for _folder in ("out", "processed", "control"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "out"),
         "data_folder_out": str(_BROKER_DIR / "out"),
         "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE = {

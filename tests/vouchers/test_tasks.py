@@ -96,10 +96,11 @@ def test_a_worker_on_the_embedded_filesystem_broker_settles_an_enrollment(enroll
         "data_folder_in": str(tmp_path / "out"),
         "data_folder_out": str(tmp_path / "out"),
         "processed_folder": str(tmp_path / "processed"),
+        "control_folder": str(tmp_path / "control"),
         "store_processed": False,
     }
-    (tmp_path / "out").mkdir()
-    (tmp_path / "processed").mkdir()
+    for folder in ("out", "processed", "control"):
+        (tmp_path / folder).mkdir()
     producer = Celery(broker="filesystem://", broker_transport_options=folders)
     env = {"CELERY_FILESYSTEM_DIR": str(tmp_path)}
     env_without_redis = {"REDIS_URL": ""}
