@@ -4,14 +4,16 @@ Settlement replays the whole enrollment through the engine on every write, so re
 costs O(history). This measures it, with balance reads beside it for contrast, in one run, and
 prints a Markdown table for docs/performance.md. It uses a throw-away test database.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cmtracker .venv/bin/python scripts/bench_settlement.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cmtracker \
+        .venv/bin/python scripts/bench_settlement.py
 """
 
 import os
 import statistics
 import sys
 import time
-from datetime import date, datetime, time as clock, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
