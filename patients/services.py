@@ -46,7 +46,7 @@ def moment_validate(field: str, moment: datetime, *, now: datetime) -> None:
         raise ValidationError({field: _("This is in the future.")})
 
 
-def enrollment_for(*, patient: Patient, day: date) -> Enrollment:
+def enrollment_for(*, patient: Patient, day: date, field: str = "collected_at") -> Enrollment:
     """The patient's enrollment that is open and has started by `day`, or a clear error."""
     enrollment = (
         patient.enrollments.filter(status=Enrollment.Status.ACTIVE)
@@ -55,16 +55,21 @@ def enrollment_for(*, patient: Patient, day: date) -> Enrollment:
     )
     if enrollment is None:
         raise ValidationError({"patient": _("This patient is not enrolled in a CM protocol.")})
+    enrollment_covers(enrollment=enrollment, day=day, field=field)
+    return enrollment
+
+
+def enrollment_covers(*, enrollment: Enrollment, day: date, field: str = "collected_at") -> None:
+    """Raise a field error unless `day` falls within the enrollment."""
     if day < enrollment.start_date:
         raise ValidationError(
             {
-                "collected_at": _("The enrollment starts on %(start)s; this is before it.")
+                field: _("The enrollment starts on %(start)s; this is before it.")
                 % {"start": enrollment.start_date.isoformat()}
             }
         )
     if enrollment.end_date and day > enrollment.end_date:
-        raise ValidationError({"collected_at": _("This is after the enrollment ended.")})
-    return enrollment
+        raise ValidationError({field: _("This is after the enrollment ended.")})
 
 
 def specimen_create(

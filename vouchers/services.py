@@ -263,18 +263,6 @@ def _kind_check(kind: str) -> None:
         raise ValidationError({"kind": _("Unknown kind: %(k)s.") % {"k": kind}})
 
 
-def _day_check(enrollment: Enrollment, moment: datetime, field: str) -> date:
-    day = enrollment.patient.clinic.local_date(moment)
-    if day < enrollment.start_date:
-        raise ValidationError(
-            {
-                field: _("The enrollment starts on %(d)s; this is before it.")
-                % {"d": enrollment.start_date.isoformat()}
-            }
-        )
-    return day
-
-
 def specimen_record(
     *,
     patient: Patient,
@@ -295,7 +283,7 @@ def specimen_record(
     """
     results = results or {}
     if idempotency_key:
-        existing = _specimen_by_key(patient, idempotency_key)
+        existing = _by_key(Specimen, patient, idempotency_key)
         if existing is not None:
             return _replay(existing, recorded_by)
     _kind_check(kind)
@@ -323,7 +311,7 @@ def specimen_record(
             settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
     except IntegrityError:
         # Another request with the same key won the race; answer with its result.
-        existing = idempotency_key and _specimen_by_key(patient, idempotency_key)
+        existing = idempotency_key and _by_key(Specimen, patient, idempotency_key)
         if not existing:
             raise
         return _replay(existing, recorded_by)
@@ -345,11 +333,12 @@ def _attendance_recorded(attendance: Attendance, settlement: Settlement, replaye
     )
 
 
-def _specimen_by_key(patient: Patient, key: str) -> Specimen | None:
-    specimen = Specimen.objects.select_related("enrollment").filter(idempotency_key=key).first()
-    if specimen is not None and specimen.enrollment.patient_id != patient.id:
+def _by_key(model, patient: Patient, key: str):
+    """The specimen or attendance recorded earlier with this idempotency key, if any."""
+    record = model.objects.select_related("enrollment").filter(idempotency_key=key).first()
+    if record is not None and record.enrollment.patient_id != patient.id:
         raise ValidationError({"idempotency_key": _("This key was used for another patient.")})
-    return specimen
+    return record
 
 
 def _replay(specimen: Specimen, actor) -> Recorded:
@@ -391,7 +380,9 @@ def specimen_correct(
     _kind_check(kind)
     results = clinical.results_validate(results)
     clinical.moment_validate("collected_at", collected_at, now=timezone.now())
-    _day_check(enrollment, collected_at, "collected_at")
+    clinical.enrollment_covers(
+        enrollment=enrollment, day=enrollment.patient.clinic.local_date(collected_at)
+    )
     outcome, secondary_negative = _protocol_check(enrollment.protocol, status, results, notes)
     with transaction.atomic():
         wallet_lock(patient=enrollment.patient)
@@ -429,14 +420,14 @@ def attendance_record(
 ) -> Recorded:
     """Record a therapy session (attended, missed or excused) and settle."""
     if idempotency_key:
-        existing = Attendance.objects.filter(idempotency_key=idempotency_key).first()
+        existing = _by_key(Attendance, patient, idempotency_key)
         if existing is not None:
             settlement = enrollment_settle(enrollment=existing.enrollment, actor=recorded_by)
             return _attendance_recorded(existing, settlement, replayed=True)
     _attendance_check(session_kind, status)
     clinical.moment_validate("occurred_at", occurred_at, now=timezone.now())
     enrollment = clinical.enrollment_for(
-        patient=patient, day=patient.clinic.local_date(occurred_at)
+        patient=patient, day=patient.clinic.local_date(occurred_at), field="occurred_at"
     )
     with transaction.atomic():
         wallet_lock(patient=patient)
@@ -472,7 +463,11 @@ def attendance_correct(
     _attendance_check(session_kind, status)
     clinical.moment_validate("occurred_at", occurred_at, now=timezone.now())
     enrollment = attendance.enrollment
-    _day_check(enrollment, occurred_at, "occurred_at")
+    clinical.enrollment_covers(
+        enrollment=enrollment,
+        day=enrollment.patient.clinic.local_date(occurred_at),
+        field="occurred_at",
+    )
     with transaction.atomic():
         wallet_lock(patient=enrollment.patient)
         attendance = Attendance.objects.select_for_update().get(pk=attendance.pk)

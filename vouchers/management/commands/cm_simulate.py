@@ -30,7 +30,11 @@ def dollars(cents: int) -> str:
     return f"{sign}${whole:,}.{part:02d}"
 
 
-def test_days(rules: engine.Rules, start: date) -> Iterator[date]:
+def draws_text(draws: int) -> str:
+    return f"{draws} draw" if draws == 1 else f"{draws} draws"
+
+
+def scheduled_days(rules: engine.Rules, start: date) -> Iterator[date]:
     """The scheduled test days of an enrollment starting on `start`, without end.
 
     Each enrollment week takes its phase's tests per week, spread evenly over the week and counted
@@ -78,7 +82,7 @@ def simulate(protocol: Protocol, letters: list[str], start: date) -> engine.Resu
     events = [
         engine.Event(key=f"test:{n}", day=day, kind=engine.SPECIMEN, outcome=letter)
         for n, (letter, day) in enumerate(
-            zip(letters, test_days(rules, start), strict=False), start=1
+            zip(letters, scheduled_days(rules, start), strict=False), start=1
         )
     ]
     return engine.run(rules, start, events)
@@ -151,18 +155,7 @@ def as_json(protocol: Protocol, result: engine.Result) -> dict:
     return data
 
 
-TABLE_COLUMNS = (
-    "n",
-    "date",
-    "week",
-    "outcome",
-    "voucher",
-    "bonus",
-    "draws",
-    "streak",
-    "next",
-    "clipped",
-)
+TABLE_COLUMNS = "n date week outcome voucher bonus draws streak next clipped".split()
 
 
 def as_table(protocol: Protocol, result: engine.Result) -> str:
@@ -180,7 +173,7 @@ def as_table(protocol: Protocol, result: engine.Result) -> str:
                 str(award.draws),
                 str(award.streak),
                 # A prize protocol's next reward is a number of draws, not money.
-                f"{award.next_draws} draws" if prize else dollars(award.next_cents),
+                draws_text(award.next_draws) if prize else dollars(award.next_cents),
                 dollars(award.clipped_cents),
                 award.note,
             ]
@@ -199,7 +192,7 @@ def as_table(protocol: Protocol, result: engine.Result) -> str:
     if prize:
         draws = result.total_draws
         expected = protocol.rules().expected_cents(draws)
-        lines.append(f"Total: {draws} draws, expected value {dollars(expected)}")
+        lines.append(f"Total: {draws_text(draws)}, expected value {dollars(expected)}")
     else:
         clipped = sum(a.clipped_cents for a in result.awards)
         total = f"Total: {dollars(result.total_cents)}"

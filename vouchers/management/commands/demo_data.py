@@ -9,9 +9,9 @@ ledger, the wallets and the corrections are exactly what real use would produce;
 ledger row directly.
 
 Running it again adds nothing: accounts and patients are looked up by name, and every test and
-session carries an idempotency key (`demo:<record number>:<n>`) that the services answer from the
-first recording. History is dated relative to today in the clinic's time zone and stops at
-yesterday, so nothing is ever in the future.
+session carries an idempotency key (`demo:<record number>:<n>`, `demo:<record number>:group:<week>`)
+that the services answer from the first recording. History is dated relative to today in the
+clinic's time zone and stops at yesterday, so nothing is ever in the future.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from django.utils import timezone
 from cmtracker.models import Clinic, Membership, User
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, services
-from vouchers.management.commands.cm_simulate import test_days
+from vouchers.management.commands.cm_simulate import scheduled_days
 from vouchers.models import Protocol
 
 DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - a published demo login, never a real one
 SEED = 2026
-# Longer than any demo enrollment can reach (10 weeks, 3 tests a week), so a patient's planned
-# outcomes do not depend on how many of them have happened by today.
+# More than any demo enrollment can reach (9 weeks back + this one, 3 tests a week), so the planned
+# outcomes of a patient do not depend on how many of them have happened by today.
 PLAN_WEEKS = 12
 PLAN_LENGTH = 3 * PLAN_WEEKS
 
@@ -96,179 +96,92 @@ class DemoPatient:
 
 ROSTER = (
     DemoPatient(
-        "RR-1001",
-        "María",
-        "González",
-        "es",
-        "higgins-1994",
-        8,
-        1,
-        script="PNNNNNNNNNNNN",
-        lapse=0.04,
-        sms=True,
-        portal_login="patient1",
+        "RR-1001", "María", "González", "es",
+        protocol="higgins-1994", weeks_ago=8, counselor=1,
+        script="PNNNNNNNNNNNN", lapse=0.04, sms=True, portal_login="patient1",
     ),
     # A lapse after five negatives, then five negatives that restore the earlier level
     # (Higgins's recovery rule), and later a missed test.
     DemoPatient(
-        "RR-1002",
-        "James",
-        "Carter",
-        "en",
-        "higgins-1994",
-        7,
-        1,
-        script="NNNNN P NNNNN NNN M",
-        lapse=0.1,
-        email=True,
+        "RR-1002", "James", "Carter", "en",
+        protocol="higgins-1994", weeks_ago=7, counselor=1,
+        script="NNNNN P NNNNN NNN M", lapse=0.1, email=True,
     ),
     DemoPatient(
-        "RR-1003",
-        "Rosa",
-        "Hernández",
-        "es",
-        "silverman-1996",
-        9,
-        2,
-        script="PPNNNNNNNNN E",
-        lapse=0.12,
-        sms=True,
-        methadone=True,
+        "RR-1003", "Rosa", "Hernández", "es",
+        protocol="silverman-1996", weeks_ago=9, counselor=2,
+        script="PPNNNNNNNNN E", lapse=0.12, sms=True, methadone=True,
         notes={12: "Excused: hospitalized for an appendectomy; discharge papers on file."},
     ),
     # A screen read positive that the lab's confirmation later showed negative.
     DemoPatient(
-        "RR-1004",
-        "Michael",
-        "Thompson",
-        "en",
-        "silverman-1996",
-        5,
-        2,
-        script="NNN P NNNN",
-        lapse=0.08,
-        email=True,
-        methadone=True,
+        "RR-1004", "Michael", "Thompson", "en",
+        protocol="silverman-1996", weeks_ago=5, counselor=2,
+        script="NNN P NNNN", lapse=0.08, email=True, methadone=True,
         corrections=(
             LateCorrection(
-                4,
-                engine.NEGATIVE,
-                "GC/MS confirmation negative for cocaine; the cup screen was a false positive.",
+                n=4,
+                outcome=engine.NEGATIVE,
+                reason="GC/MS confirmation negative for cocaine; the cup screen was a false "
+                "positive.",
             ),
         ),
     ),
     DemoPatient(
-        "RR-1005",
-        "Luis",
-        "Ramírez",
-        "es",
-        "ca-rip",
-        9,
-        1,
-        script="NNNN P NN",
-        lapse=0.08,
-        sms=True,
+        "RR-1005", "Luis", "Ramírez", "es",
+        protocol="ca-rip", weeks_ago=9, counselor=1,
+        script="NNNN P NN", lapse=0.08, sms=True,
     ),
     DemoPatient(
-        "RR-1006",
-        "Ashley",
-        "Brooks",
-        "en",
-        "ca-rip",
-        4,
-        2,
-        script="NN D NNN",
-        lapse=0.1,
-        sms=True,
-        email=True,
+        "RR-1006", "Ashley", "Brooks", "en",
+        protocol="ca-rip", weeks_ago=4, counselor=2,
+        script="NN D NNN", lapse=0.1, sms=True, email=True,
         notes={3: "Dilute: creatinine below 20 mg/dL; asked to come back for a retest."},
     ),
     DemoPatient(
-        "RR-1007",
-        "Carmen",
-        "Flores",
-        "es",
-        "petry-fishbowl",
-        7,
-        1,
-        script="NNNNNN P",
-        lapse=0.1,
-        sms=True,
+        "RR-1007", "Carmen", "Flores", "es",
+        protocol="petry-fishbowl", weeks_ago=7, counselor=1,
+        script="NNNNNN P", lapse=0.1, sms=True,
     ),
     # Recorded as missed, but the evening nurse had collected it: corrected to the real result.
     DemoPatient(
-        "RR-1008",
-        "David",
-        "Nguyen",
-        "en",
-        "petry-fishbowl",
-        3,
-        2,
-        script="NNM NN",
-        lapse=0.05,
-        email=True,
+        "RR-1008", "David", "Nguyen", "en",
+        protocol="petry-fishbowl", weeks_ago=3, counselor=2,
+        script="NNM NN", lapse=0.05, email=True,
         corrections=(
             LateCorrection(
-                3,
-                engine.NEGATIVE,
-                "Collected by the evening nurse and logged late; the lab result is negative.",
+                n=3,
+                outcome=engine.NEGATIVE,
+                reason="Collected by the evening nurse and logged late; the lab result is "
+                "negative.",
             ),
         ),
     ),
     DemoPatient(
-        "RR-1009",
-        "José",
-        "Morales",
-        "es",
-        "va-prize",
-        6,
-        1,
-        script="PNNNN",
-        lapse=0.15,
+        "RR-1009", "José", "Morales", "es",
+        protocol="va-prize", weeks_ago=6, counselor=1,
+        script="PNNNN", lapse=0.15,
     ),
     DemoPatient(
-        "RR-1010",
-        "Tanya",
-        "Williams",
-        "en",
-        "va-prize",
-        9,
-        2,
-        script="NNNNN R NNNNNNNN E",
-        lapse=0.06,
-        sms=True,
-        email=True,
-        portal_login="patient2",
+        "RR-1010", "Tanya", "Williams", "en",
+        protocol="va-prize", weeks_ago=9, counselor=2,
+        script="NNNNN R NNNNNNNN E", lapse=0.06, sms=True, email=True, portal_login="patient2",
         notes={
             6: "Refused to provide a specimen.",
             15: "Excused: court date; letter from the probation officer on file.",
         },
     ),
     DemoPatient(
-        "RR-1011",
-        "Ana",
-        "Castillo",
-        "es",
-        "higgins-1994",
-        3,
-        1,
-        script="NNP",
-        lapse=0.2,
+        "RR-1011", "Ana", "Castillo", "es",
+        protocol="higgins-1994", weeks_ago=3, counselor=1,
+        script="NNP", lapse=0.2,
     ),
     DemoPatient(
-        "RR-1012",
-        "Robert",
-        "Mitchell",
-        "en",
-        "silverman-1996",
-        6,
-        2,
-        script="NNNNNNNN",
-        lapse=0.05,
-        email=True,
-        methadone=True,
+        "RR-1012", "Robert", "Mitchell", "en",
+        protocol="silverman-1996", weeks_ago=6, counselor=2,
+        script="NNNNNNNN", lapse=0.05, email=True, methadone=True,
     ),
-)
+)  # fmt: skip
 
 STAFF = (
     # username, first name, last name, role, superuser
@@ -404,13 +317,9 @@ class DemoLoader:
         self.created["patients"] += created
         if demo.portal_login and patient.user_id is None:
             patient.user = self.account(
-                demo.portal_login,
-                first_name=demo.first_name,
-                last_name=demo.last_name,
+                demo.portal_login, first_name=demo.first_name, last_name=demo.last_name
             )
             patient.save(update_fields=["user"])
-        elif demo.portal_login:
-            self.account(demo.portal_login)  # only to warn when its password is not the demo's
         return patient
 
     def enrollment(self, patient: Patient, demo: DemoPatient, today: date) -> Enrollment:
@@ -436,7 +345,7 @@ class DemoLoader:
         """Record the planned tests (through yesterday), weekly groups, then the corrections."""
         protocol = enrollment.protocol
         counselor = patient.primary_counselor
-        days = test_days(protocol.rules(), enrollment.start_date)
+        days = scheduled_days(protocol.rules(), enrollment.start_date)
         specimens = {}
         for n, (test, day) in enumerate(zip(plan.tests, days, strict=False), start=1):
             if day >= today:

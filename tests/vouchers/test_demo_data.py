@@ -1,0 +1,132 @@
+"""`manage.py demo_data`: a believable clinic, recorded through the services, loaded once."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Sum
+from django.utils import timezone
+
+from cmtracker.models import Clinic, Membership, User
+from patients.models import Attendance, Correction, Enrollment, Patient, Specimen
+from vouchers.models import LedgerEntry, Wallet
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The demo hashes five passwords; the default hasher's deliberate slowness is not the point.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def demo_data(*args) -> str:
+    out = StringIO()
+    call_command("demo_data", *args, stdout=out)
+    return out.getvalue()
+
+
+def snapshot() -> dict:
+    """Everything a rerun must leave alone: row counts and every wallet."""
+    models = (User, Membership, Patient, Enrollment, Specimen, Attendance, Correction, LedgerEntry)
+    return {
+        "counts": {m.__name__: m.objects.count() for m in models},
+        "wallets": list(
+            Wallet.objects.order_by("patient_id").values_list(
+                "patient_id", "balance_cents", "overpayment_cents", "draws_available"
+            )
+        ),
+    }
+
+
+def test_it_loads_a_clinic_with_staff_and_enrolled_patients_with_history():
+    # One load checked from every side: each run records ~190 tests through the services, too
+    # slow to repeat per assertion.
+    out = demo_data()
+
+    clinic = Clinic.objects.get()
+    assert (clinic.slug, clinic.name, clinic.time_zone) == (
+        "riverside",
+        "Riverside Recovery",
+        "America/Los_Angeles",
+    )
+    assert_staff(clinic)
+    assert_patients(clinic)
+    assert_history()
+    assert_nothing_in_the_future(clinic)
+    assert_every_wallet_equals_its_ledger()
+    assert "Demo logins (password: cmtracker-demo)" in out
+    for login in ("admin", "counselor1", "counselor2", "patient1", "patient2"):
+        assert login in out
+
+
+def assert_staff(clinic):
+    roles = dict(clinic.memberships.values_list("user__username", "role"))
+    assert roles == {"admin": "admin", "counselor1": "counselor", "counselor2": "counselor"}
+    admin = User.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser and admin.check_password("cmtracker-demo")
+    assert User.objects.get(username="counselor1").is_staff
+
+
+def assert_patients(clinic):
+    patients = Patient.objects.filter(clinic=clinic)
+    assert patients.count() == 12
+    assert {p.preferred_language for p in patients} == {"en", "es"}
+    assert all(p.enrollments.filter(status="active").exists() for p in patients)
+    protocols = set(Enrollment.objects.values_list("protocol__slug", flat=True))
+    assert protocols == {"higgins-1994", "silverman-1996", "ca-rip", "petry-fishbowl", "va-prize"}
+    portal = patients.exclude(user=None).values_list("user__username", flat=True)
+    assert sorted(portal) == ["patient1", "patient2"]
+
+
+def assert_history():
+    assert Specimen.objects.filter(outcome="P").exists()
+    assert Specimen.objects.filter(outcome="M").exists()
+    excused = Specimen.objects.filter(status="excused")
+    assert excused.exists() and all(s.notes.strip() for s in excused)
+    assert Correction.objects.filter(specimen__isnull=False).exclude(reason="").exists()
+    assert LedgerEntry.objects.filter(kind="earn").exists()
+    assert LedgerEntry.objects.filter(kind="draws").exists()
+
+
+def assert_nothing_in_the_future(clinic):
+    now = timezone.now()
+    today = clinic.local_date(now)
+    assert not Specimen.objects.filter(collected_at__gt=now).exists()
+    assert not Attendance.objects.filter(occurred_at__gt=now).exists()
+    assert not Enrollment.objects.filter(start_date__gt=today).exists()
+    weeks_back = {(today - e.start_date).days // 7 for e in Enrollment.objects.all()}
+    assert min(weeks_back) >= 3 and max(weeks_back) <= 10
+
+
+def assert_every_wallet_equals_its_ledger():
+    for wallet in Wallet.objects.all():
+        sums = LedgerEntry.objects.filter(patient_id=wallet.patient_id).aggregate(
+            balance=Sum("amount_cents"), owed=Sum("overpayment_cents"), draws=Sum("draws")
+        )
+        assert (wallet.balance_cents, wallet.overpayment_cents, wallet.draws_available) == (
+            sums["balance"] or 0,
+            sums["owed"] or 0,
+            sums["draws"] or 0,
+        )
+    assert Wallet.objects.filter(balance_cents__gt=0).exists()
+
+
+def test_running_it_again_adds_nothing_and_moves_no_balance():
+    demo_data()
+    before = snapshot()
+
+    out = demo_data()
+
+    assert snapshot() == before
+    assert "nothing new" in out
+    assert "Demo logins (password: cmtracker-demo)" in out
+
+
+def test_it_refuses_a_production_database_without_force(settings):
+    settings.PRODUCTION = True
+
+    with pytest.raises(CommandError, match="--force"):
+        demo_data()
+
+    assert not Clinic.objects.exists()
