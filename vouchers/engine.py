@@ -105,6 +105,23 @@ class Rules:
                 raise RuleError("protocol values cannot be negative")
             if phase.first_week < 1:
                 raise RuleError("weeks start at 1")
+            if phase.last_week is not None and phase.last_week < phase.first_week:
+                raise RuleError(f"the phase from week {phase.first_week} ends before it starts")
+            if phase.max_cents is not None and phase.start_cents > phase.max_cents:
+                raise RuleError(f"week {phase.first_week}: the start value is above the maximum")
+            if phase.draws_max and phase.draws_start > phase.draws_max:
+                raise RuleError(f"week {phase.first_week}: the start draws are above the maximum")
+        protocol_numbers = [
+            self.attendance_cents,
+            self.attendance_draws,
+            self.secondary_bonus_draws,
+            self.enrollment_cap_cents or 0,
+            self.year_cap_cents or 0,
+            *(t.slips for t in self.bowl),
+            *(t.value_cents for t in self.bowl),
+        ]
+        if any(n < 0 for n in protocol_numbers):
+            raise RuleError("protocol values cannot be negative")
         object.__setattr__(self, "phases", tuple(ordered))
 
     def phase_for(self, week: int) -> Phase | None:
@@ -310,7 +327,10 @@ def run(
         streak = state.streak + 1
         next_cents = state.next_cents
         if phase.recovery_after and streak == phase.recovery_after:
+            # The earlier level, but never above what this phase allows a test to pay.
             next_cents = max(next_cents, state.pre_reset_cents)
+            if phase.max_cents is not None:
+                next_cents = min(next_cents, phase.max_cents)
         wanted_bonus = (
             phase.bonus_cents if phase.bonus_every and streak % phase.bonus_every == 0 else 0
         )

@@ -146,6 +146,17 @@ class ProtocolPhase(models.Model):
         end = self.last_week or "…"
         return f"weeks {self.first_week}–{end}"
 
+    def clean(self):
+        errors = {}
+        if self.last_week is not None and self.last_week < self.first_week:
+            errors["last_week"] = _("The phase cannot end before it starts.")
+        if self.max_cents is not None and self.start_cents > self.max_cents:
+            errors["max_cents"] = _("The maximum cannot be below the start value.")
+        if self.draws_max and self.draws_start > self.draws_max:
+            errors["draws_max"] = _("The maximum draws cannot be below the start draws.")
+        if errors:
+            raise ValidationError(errors)
+
 
 class Wallet(models.Model):
     """The maintained totals of a patient's ledger, so a balance read is one row.
