@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.calendar import MON_WED_FRI, MONDAY, collection_days
 from vouchers import engine
 from vouchers.engine import (
     ABSENT,
@@ -23,9 +24,6 @@ from vouchers.engine import (
     Rules,
     Tier,
 )
-
-MONDAY = date(2026, 1, 5)
-MON_WED_FRI = (0, 2, 4)
 
 HIGGINS_1994 = Rules(
     kind=VOUCHER,
@@ -62,16 +60,6 @@ STANDARD_BOWL = (
     Tier("large", 40, 2000),
     Tier("jumbo", 1, 10000),
 )
-
-
-def collection_days(count: int, start: date = MONDAY, weekdays=MON_WED_FRI) -> list[date]:
-    """`count` test days from a Monday start, spread Mon/Wed/Fri (or over the weekdays given)."""
-    days = []
-    week = 0
-    while len(days) < count:
-        days.extend(start + timedelta(weeks=week, days=d) for d in weekdays)
-        week += 1
-    return days[:count]
 
 
 def specimens(letters: str, start: date = MONDAY, weekdays=MON_WED_FRI) -> list[Event]:

@@ -4,24 +4,12 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.calendar import MON_THU, MONDAY, collection_days
 from vouchers import engine
 from vouchers.engine import SPECIMEN, Event
 from vouchers.models import Protocol
 
-MONDAY = date(2026, 1, 5)
-MON_WED_FRI = (0, 2, 4)
-MON_THU = (0, 3)
 PRESETS = ["higgins-1994", "silverman-1996", "petry-fishbowl", "va-prize", "ca-rip"]
-
-
-def collection_days(count: int, start: date = MONDAY, weekdays=MON_WED_FRI) -> list[date]:
-    """`count` test days from a Monday start, spread Mon/Wed/Fri (or over the weekdays given)."""
-    days = []
-    week = 0
-    while len(days) < count:
-        days.extend(start + timedelta(weeks=week, days=d) for d in weekdays)
-        week += 1
-    return days[:count]
 
 
 def specimens(letters: str, days: list[date]) -> list[Event]:
