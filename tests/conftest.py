@@ -44,6 +44,12 @@ def _real_services(request):
     )
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Real hashing costs ~0.3 s a user; what is tested here is never the hash itself.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def clinic(db):
     return ClinicFactory(name="Riverside Recovery", slug="riverside", time_zone="America/Chicago")

@@ -193,6 +193,16 @@ class Wallet(models.Model):
         return f"{self.patient}: {self.balance_cents}¢"
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk changes are refused like single ones: a correction is a new entry."""
+
+    def update(self, **kwargs):
+        raise ValueError("ledger entries are append-only")
+
+    def delete(self):
+        raise ValueError("ledger entries are append-only")
+
+
 class LedgerEntry(models.Model):
     """One movement of a patient's points. Never updated, never deleted (the database refuses
     both, see the migration's triggers); a correction is a new entry.
@@ -247,6 +257,8 @@ class LedgerEntry(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -429,18 +429,26 @@ def attendance_record(
     enrollment = clinical.enrollment_for(
         patient=patient, day=patient.clinic.local_date(occurred_at), field="occurred_at"
     )
-    with transaction.atomic():
-        wallet_lock(patient=patient)
-        attendance = Attendance.objects.create(
-            enrollment=enrollment,
-            occurred_at=occurred_at,
-            session_kind=session_kind,
-            status=status,
-            notes=notes,
-            recorded_by=recorded_by,
-            idempotency_key=idempotency_key or None,
-        )
-        settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
+    try:
+        with transaction.atomic():
+            wallet_lock(patient=patient)
+            attendance = Attendance.objects.create(
+                enrollment=enrollment,
+                occurred_at=occurred_at,
+                session_kind=session_kind,
+                status=status,
+                notes=notes,
+                recorded_by=recorded_by,
+                idempotency_key=idempotency_key or None,
+            )
+            settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
+    except IntegrityError:
+        # Another request with the same key won the race; answer with its result.
+        existing = idempotency_key and _by_key(Attendance, patient, idempotency_key)
+        if not existing:
+            raise
+        settlement = enrollment_settle(enrollment=existing.enrollment, actor=recorded_by)
+        return _attendance_recorded(existing, settlement, replayed=True)
     return _attendance_recorded(attendance, settlement)
 
 
@@ -514,6 +522,10 @@ def ledger_adjust(
         wallet = wallet_lock(patient=patient)
         if idempotency_key:
             existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None and existing.patient_id != patient.id:
+                raise ValidationError(
+                    {"idempotency_key": _("This key was used for another patient.")}
+                )
             if existing is not None:
                 return existing
         if wallet.balance_cents + amount_cents < 0:
