@@ -27,7 +27,7 @@ PYTEST_WORKERS ?= 2
 # The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py.
 BEAT_SCHEDULE := var/celerybeat-schedule
 
-.PHONY: help venv install install-dev run test lint format clean distclean
+.PHONY: help venv install install-dev run test lint format clean distclean browser messages
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,7 +50,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(PYTHON)
 	$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@ $(RUN_STAMP)
 
-run: install ## migrate, load demo data, run Celery worker + beat and the dev server on :8000
+run: install messages ## migrate, load demo data, run Celery worker + beat and the dev server on :8000
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(MANAGE) demo_data
@@ -67,9 +67,7 @@ run: install ## migrate, load demo data, run Celery worker + beat and the dev se
 	 echo "Celery worker and beat running (logs in var/log/). Ctrl-C stops everything."; \
 	 $(MANAGE) runserver 127.0.0.1:8000
 
-test: install-dev ## lint, then pytest on 2 xdist workers (PYTEST_ARGS="..." passes options)
-	@# Browser tests (none yet) will need Chromium; when they arrive:
-	@#   test -x /usr/bin/chromium || apt-get install -y chromium
+test: install-dev browser messages ## lint, then pytest on 2 xdist workers (PYTEST_ARGS="...")
 	@# services.py prints export/unset lines for DATABASE_URL and REDIS_URL, and fails under CI=true
 	@# when PostgreSQL or Redis is missing; the assignment makes that failure stop the recipe.
 	@services="$$($(PYTHON) scripts/services.py)"; \
@@ -77,6 +75,20 @@ test: install-dev ## lint, then pytest on 2 xdist workers (PYTEST_ARGS="..." pas
 	 $(RUFF) check .; \
 	 $(RUFF) format --check .; \
 	 $(PYTHON) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Browser tests drive Debian's Chromium, never a downloaded browser. Installed with apt when
+# missing and we may (root); otherwise the browser tests skip, saying why (and fail under CI=true).
+browser: ## install Debian's chromium for the browser tests when it is missing
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	 fi
+
+# Compiled translations (.mo) are built, not committed; msgfmt comes from GNU gettext.
+messages: install ## compile the translations in locale/
+	@if command -v msgfmt >/dev/null; then \
+	    $(MANAGE) compilemessages --ignore=.venv --verbosity 0; \
+	 else echo "msgfmt (GNU gettext) is missing: pages will be in English only"; fi
 
 lint: install-dev ## ruff check + ruff format --check (changes nothing)
 	$(RUFF) check .

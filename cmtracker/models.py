@@ -6,6 +6,7 @@ from datetime import date, datetime
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,6 +19,15 @@ def validate_time_zone(value: str) -> None:
 
 class User(AbstractUser):
     """A person who signs in: staff (through a Membership) or a patient (through Patient.user)."""
+
+    @cached_property
+    def clinic_ids(self) -> list[int]:
+        """The clinics this person works at; read once per request (request.user is per request)."""
+        return list(self.memberships.values_list("clinic_id", flat=True))
+
+    @property
+    def is_staff_member(self) -> bool:
+        return bool(self.clinic_ids)
 
 
 class Clinic(models.Model):

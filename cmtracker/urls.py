@@ -1,8 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.urls import path
-from django.views.generic import RedirectView
+from django.shortcuts import redirect
+from django.urls import include, path
 
 
 def healthz(request):
@@ -15,9 +16,23 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+def home(request):
+    """Everyone lands on their own home: staff on Today, patients on their rewards."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if request.user.is_staff_member:
+        return redirect("today")
+    if request.user.is_superuser:
+        return redirect("admin:index")
+    return redirect("portal")
+
+
 urlpatterns = [
+    path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    # The counselor and patient web app arrives with its own pages; until then staff work in admin.
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", include("patients.urls")),
+    path("", include("vouchers.urls")),
 ]

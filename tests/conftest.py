@@ -87,3 +87,42 @@ def enrollment(patient, higgins):
 def at(clinic, day: date, hour: int = 10) -> datetime:
     """An aware datetime on the clinic's calendar day."""
     return datetime.combine(day, time(hour), tzinfo=clinic.tz)
+
+
+# --- personas for pages: who can and cannot see what -------------------------------------------
+
+
+@pytest.fixture
+def clinic_admin(clinic):
+    user = UserFactory(username="ada")
+    MembershipFactory(user=user, clinic=clinic, role="admin")
+    return user
+
+
+@pytest.fixture
+def other_clinic(db):
+    return ClinicFactory(name="Hillside Health", slug="hillside", time_zone="America/New_York")
+
+
+@pytest.fixture
+def other_counselor(other_clinic):
+    user = UserFactory(username="olive")
+    MembershipFactory(user=user, clinic=other_clinic, role="counselor")
+    return user
+
+
+@pytest.fixture
+def patient_user(patient):
+    """The patient's own sign-in."""
+    user = UserFactory(username="pat")
+    patient.user = user
+    patient.save()
+    return user
+
+
+@pytest.fixture
+def other_patient(clinic, counselor):
+    """Another patient of the same clinic, with a sign-in of their own."""
+    return PatientFactory(
+        clinic=clinic, primary_counselor=counselor, user=UserFactory(username="otto")
+    )

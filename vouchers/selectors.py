@@ -1,11 +1,14 @@
 """Reads of rewards state. Balance reads are one indexed row (the Wallet), never a ledger scan."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.db.models import Count, F, Q, Sum
 
-from patients.models import Patient
+from patients.models import Enrollment, Patient
+from vouchers import engine
 from vouchers.models import LedgerEntry, Wallet
+from vouchers.services import EARNING_COMPONENTS, enrollment_events
 
 
 def wallet_get(*, patient: Patient) -> Wallet:
@@ -52,3 +55,64 @@ def ledger_summary() -> dict:
         entries=Count("id"),
         earned_cents=Sum(F("amount_cents") - F("overpayment_cents"), filter=~Q(component="")),
     )
+
+
+@dataclass(frozen=True)
+class RewardSummary:
+    """What a counselor says to a patient, and what the patient sees on their phone."""
+
+    enrollment: Enrollment | None
+    wallet: Wallet
+    result: engine.Result | None
+    earned_this_year_cents: int
+    cap_remaining_cents: int | None  # None: no cap applies
+    protocol_over: bool = False  # past the protocol's last week: tests earn nothing more
+
+    @property
+    def streak(self) -> int:
+        return self.result.state.streak if self.result else 0
+
+    @property
+    def next_cents(self) -> int:
+        return self.result.state.next_cents if self.result else 0
+
+    @property
+    def next_draws(self) -> int:
+        return self.result.state.next_draws if self.result else 0
+
+    @property
+    def is_prize(self) -> bool:
+        return bool(self.enrollment) and self.enrollment.protocol.kind == engine.PRIZE
+
+
+def reward_summary(*, patient: Patient, today: date) -> RewardSummary:
+    """Balance, streak, next reward and what is left under the caps, for `today` in the clinic.
+
+    The streak and next value come from replaying the open enrollment (read-only, no lock), so
+    they are exactly what settlement would compute.
+    """
+    wallet = wallet_get(patient=patient)
+    enrollment = (
+        patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
+        .select_related("protocol", "patient__clinic")
+        .prefetch_related("protocol__phases", "specimens", "attendance")
+        .first()
+    )
+    earned_this_year = (
+        LedgerEntry.objects.filter(
+            patient=patient, component__in=EARNING_COMPONENTS, event_year=today.year
+        ).aggregate(total=Sum(F("amount_cents") - F("overpayment_cents")))["total"]
+        or 0
+    )
+    if enrollment is None:
+        return RewardSummary(None, wallet, None, earned_this_year, None)
+    rules = enrollment.protocol.rules()
+    result = engine.run(rules, enrollment.start_date, enrollment_events(enrollment))
+    room = []
+    if rules.year_cap_cents is not None:
+        room.append(rules.year_cap_cents - earned_this_year)
+    if rules.enrollment_cap_cents is not None:
+        room.append(rules.enrollment_cap_cents - result.state.earned_cents)
+    remaining = max(0, min(room)) if room else None
+    over = bool(rules.weeks) and engine.enrollment_week(enrollment.start_date, today) > rules.weeks
+    return RewardSummary(enrollment, wallet, result, earned_this_year, remaining, over)

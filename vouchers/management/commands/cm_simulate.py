@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
 from patients.models import Specimen
 from vouchers import engine
 from vouchers.models import Protocol
+from vouchers.schedule import scheduled_days
 
 # A fixed Monday, so the output never depends on today's date.
 DEFAULT_START = date(2025, 1, 6)
@@ -32,24 +32,6 @@ def dollars(cents: int) -> str:
 
 def draws_text(draws: int) -> str:
     return f"{draws} draw" if draws == 1 else f"{draws} draws"
-
-
-def scheduled_days(rules: engine.Rules, start: date) -> Iterator[date]:
-    """The scheduled test days of an enrollment starting on `start`, without end.
-
-    Each enrollment week takes its phase's tests per week, spread evenly over the week and counted
-    from the start day: from a Monday, 3 a week is Mon/Wed/Fri, 2 is Mon/Thu, 1 is Mon. Past the
-    protocol's last week the last phase's rhythm continues, so extra tests still get a day (the
-    engine then says they are outside the protocol's weeks).
-    """
-    week = 1
-    while True:
-        phase = rules.phase_for(week) or rules.phases[-1]
-        per_week = max(1, phase.tests_per_week)
-        week_start = start + timedelta(weeks=week - 1)
-        for i in range(per_week):
-            yield week_start + timedelta(days=i * 7 // per_week)
-        week += 1
 
 
 def outcomes_parse(text: str) -> list[str]:

@@ -28,8 +28,8 @@ from django.utils import timezone
 from cmtracker.models import Clinic, Membership, User
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, services
-from vouchers.management.commands.cm_simulate import scheduled_days
 from vouchers.models import Protocol
+from vouchers.schedule import scheduled_days
 
 DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - a published demo login, never a real one
 SEED = 2026

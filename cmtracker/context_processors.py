@@ -1,0 +1,5 @@
+def roles(request):
+    """What the navigation needs to know about the signed-in person."""
+    user = getattr(request, "user", None)
+    staff = bool(user and user.is_authenticated and user.is_staff_member)
+    return {"is_staff_member": staff}

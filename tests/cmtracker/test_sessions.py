@@ -1,0 +1,190 @@
+"""Automatic logoff and login throttling: what a counselor at a shared desk and an attacker meet."""
+
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from django.test import Client
+from django.urls import reverse
+
+from cmtracker.middleware import LAST_SEEN, SIGNED_IN
+
+PASSWORD = "a long test password"  # the factories' password
+MINUTE = 60
+
+
+def sign_in(client, username, password=PASSWORD, ip="10.0.0.1"):
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def age_session(client, *, idle: int = 0, since_sign_in: int = 0) -> None:
+    """Pretend the last request was `idle` seconds ago and sign-in `since_sign_in` seconds ago."""
+    session = client.session
+    session[LAST_SEEN] -= idle
+    session[SIGNED_IN] -= since_sign_in
+    session.save()
+
+
+def signed_in_as(client) -> str | None:
+    """Who the next request is made by, as the page's Sign out button tells."""
+    response = client.get(reverse("login"))
+    return "signed-in" if "Sign out" in response.content.decode() else None
+
+
+@pytest.fixture
+def desk(client, counselor):
+    """A counselor signed in at the front desk (a real sign-in, so the clocks start)."""
+    assert sign_in(client, "casey").status_code == 302
+    return client
+
+
+@pytest.fixture
+def phone(client, patient_user):
+    assert sign_in(client, "pat").status_code == 302
+    return client
+
+
+# --- automatic logoff -----------------------------------------------------------------------
+
+
+def test_signing_in_starts_both_clocks(desk):
+    session = desk.session
+
+    assert session[SIGNED_IN] == session[LAST_SEEN]
+
+
+def test_staff_are_signed_out_after_fifteen_idle_minutes(desk):
+    age_session(desk, idle=15 * MINUTE + 1)
+
+    response = desk.get(reverse("patient-access", args=[1]))
+
+    assert response.status_code == 302
+    assert response.url == f"{reverse('login')}?next=/patients/1/access/"
+    assert "_auth_user_id" not in desk.session
+
+
+def test_staff_active_within_fifteen_minutes_stay_signed_in(desk, patient):
+    age_session(desk, idle=14 * MINUTE)
+
+    assert desk.get(reverse("patient-access", args=[patient.pk])).status_code == 200
+    assert desk.session[LAST_SEEN] >= desk.session[SIGNED_IN]  # the idle clock restarted
+
+
+def test_a_patient_may_stay_idle_longer_than_staff_but_not_forever(phone, settings):
+    age_session(phone, idle=20 * MINUTE)
+    assert phone.get(reverse("portal")).status_code == 200
+
+    age_session(phone, idle=settings.PATIENT_IDLE_TIMEOUT_SECONDS + 1)
+    assert phone.get(reverse("portal")).status_code == 302
+
+
+def test_the_idle_limit_comes_from_settings(desk, patient, settings):
+    settings.STAFF_IDLE_TIMEOUT_SECONDS = 5 * MINUTE
+    age_session(desk, idle=6 * MINUTE)
+
+    assert desk.get(reverse("patient-access", args=[patient.pk])).status_code == 302
+
+
+def test_a_busy_session_still_ends_at_the_absolute_limit(desk, patient, settings):
+    age_session(desk, since_sign_in=settings.SESSION_ABSOLUTE_SECONDS + 1)
+
+    response = desk.get(reverse("patient-access", args=[patient.pk]))
+
+    assert response.status_code == 302
+    assert "_auth_user_id" not in desk.session
+
+
+def test_the_login_page_still_works_after_a_timeout_and_says_why(desk):
+    age_session(desk, idle=16 * MINUTE)
+
+    response = desk.get(reverse("login"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "For your security you were signed out." in html
+    assert "Sign out" not in html
+    assert sign_in(desk, "casey").status_code == 302
+    assert signed_in_as(desk)
+
+
+def test_signing_in_again_restarts_the_absolute_clock(desk, settings):
+    age_session(desk, since_sign_in=settings.SESSION_ABSOLUTE_SECONDS - MINUTE)
+
+    sign_in(desk, "casey")
+
+    assert desk.session[SIGNED_IN] == desk.session[LAST_SEEN]
+
+
+def test_an_htmx_request_after_a_timeout_sends_the_whole_page_to_sign_in(desk, patient):
+    page = f"/patients/{patient.pk}/"
+    age_session(desk, idle=16 * MINUTE)
+
+    response = desk.get(
+        reverse("patient-access", args=[patient.pk]),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver{page}",
+    )
+
+    assert response.headers["HX-Redirect"] == f"{reverse('login')}?next={page}"
+    assert "_auth_user_id" not in desk.session
+
+
+# --- login throttling (django-axes) ---------------------------------------------------------
+
+
+def test_five_wrong_passwords_lock_the_username_even_for_the_right_password(client, counselor):
+    for _ in range(4):
+        assert sign_in(client, "casey", "wrong").status_code == 200
+
+    fifth = sign_in(client, "casey", "wrong")
+    sixth = sign_in(client, "casey", PASSWORD)
+
+    assert fifth.status_code == 429
+    assert sixth.status_code == 429
+    assert "Too many sign-in attempts" in sixth.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_lockout_is_for_that_username_from_that_address_only(client, counselor, clinic_admin):
+    for _ in range(5):
+        sign_in(client, "casey", "wrong", ip="10.6.6.6")
+
+    assert sign_in(Client(), "casey", ip="10.0.0.2").status_code == 302
+    assert sign_in(Client(), "ada", ip="10.6.6.6").status_code == 302
+
+
+def test_the_lockout_cools_off_so_nobody_can_lock_a_counselor_out_for_good(
+    client, counselor, settings
+):
+    for _ in range(5):
+        sign_in(client, "casey", "wrong")
+    assert sign_in(client, "casey").status_code == 429
+
+    for attempt in AccessAttempt.objects.all():
+        attempt.attempt_time -= settings.AXES_COOLOFF_TIME + timedelta(seconds=1)
+        attempt.save()
+
+    assert sign_in(client, "casey").status_code == 302
+
+
+def test_a_successful_sign_in_clears_earlier_failures(client, counselor):
+    for _ in range(4):
+        sign_in(client, "casey", "wrong")
+    assert sign_in(Client(), "casey").status_code == 302
+
+    for _ in range(4):
+        assert sign_in(client, "casey", "wrong").status_code == 200
+
+
+def test_resetting_a_patients_access_lifts_their_lockout(client, patient_user, patient):
+    from patients import accounts
+
+    for _ in range(5):
+        sign_in(client, "pat", "wrong")
+    assert AccessAttempt.objects.filter(username="pat").exists()
+
+    accounts.patient_signin_reset(patient=patient)
+
+    assert not AccessAttempt.objects.filter(username="pat").exists()

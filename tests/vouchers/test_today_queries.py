@@ -1,0 +1,68 @@
+"""The Today board costs the same number of queries for 10 patients as for 200."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from patients.models import Attendance, Specimen
+from tests.factories import EnrollmentFactory, PatientFactory
+
+
+def clinic_with(clinic, higgins, count: int):
+    """`count` more patients in their second week: a third due today, a third overdue, a third
+    seen today (a test and a session), each with a test a week ago too."""
+    today = clinic.local_date(timezone.now())
+    now = timezone.now() - timedelta(minutes=1)
+    for i in range(count):
+        patient = PatientFactory(clinic=clinic)
+        kind = i % 3
+        start = today if kind != 1 else today - timedelta(days=3)
+        enrollment = EnrollmentFactory(
+            patient=patient, protocol=higgins, start_date=start - timedelta(days=7)
+        )
+        Specimen.objects.create(
+            enrollment=enrollment, collected_at=now - timedelta(days=7), outcome="N"
+        )
+        if kind == 2:
+            Specimen.objects.create(enrollment=enrollment, collected_at=now, outcome="N")
+            Attendance.objects.create(
+                enrollment=enrollment, occurred_at=now, session_kind="cbt", status="attended"
+            )
+
+
+def queries_for_today(client) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("today"))
+    assert response.status_code == 200
+    return len(queries), response.content.decode()
+
+
+@pytest.fixture
+def desk(client, counselor):
+    client.force_login(counselor)
+    return client
+
+
+def test_today_costs_the_same_queries_for_10_and_200_patients(desk, clinic, higgins):
+    clinic_with(clinic, higgins, 10)
+    few, page = queries_for_today(desk)
+    assert page.count("Record result") == 10
+
+    clinic_with(clinic, higgins, 190)
+    many, page = queries_for_today(desk)
+    assert page.count("Record result") == 200
+
+    assert few == many
+
+
+def test_today_stays_within_a_small_budget(desk, clinic, higgins, django_assert_max_num_queries):
+    clinic_with(clinic, higgins, 30)
+
+    # Sign-in, session and role checks take about ten; the board itself five: clinics,
+    # enrollments with patients and protocols, phases, last week's tests, last week's sessions.
+    with django_assert_max_num_queries(15):
+        desk.get(reverse("today"))

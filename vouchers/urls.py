@@ -1,0 +1,30 @@
+from django.urls import path
+
+from vouchers.views import patient, portal, record
+
+urlpatterns = [
+    path("today/", record.TodayView.as_view(), name="today"),
+    path(
+        "patients/<int:pk>/specimens/new/",
+        record.SpecimenRecordView.as_view(),
+        name="specimen-record",
+    ),
+    path(
+        "patients/<int:pk>/attendance/new/",
+        record.AttendanceRecordView.as_view(),
+        name="attendance-record",
+    ),
+    path("patients/<int:pk>/", patient.PatientDetailView.as_view(), name="patient-detail"),
+    path(
+        "specimens/<int:pk>/correct/",
+        patient.SpecimenCorrectView.as_view(),
+        name="specimen-correct",
+    ),
+    path(
+        "patients/<int:pk>/enrollment/",
+        patient.EnrollmentManageView.as_view(),
+        name="enrollment-manage",
+    ),
+    path("patients/<int:pk>/access/", portal.PatientAccessView.as_view(), name="patient-access"),
+    path("me/", portal.PortalView.as_view(), name="portal"),
+]
