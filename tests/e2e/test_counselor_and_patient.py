@@ -77,7 +77,8 @@ def test_a_positive_resets_and_a_correction_with_a_reason_restores_the_balance(
     desktop.goto(f"/patients/{rosa.pk}/")
     assert "$2.50" in desktop.locator("main").inner_text()
     assert axe_serious_violations(desktop) == []
-    desktop.get_by_role("link", name=re.compile("^Correct")).last.click()
+    positive_row = desktop.locator("tr", has=desktop.locator(".badge.positive"))
+    positive_row.get_by_role("link", name=re.compile("^Correct")).click()
     desktop.locator("input[name=positive][value=cocaine]").uncheck()
     desktop.locator("textarea[name=reason], input[name=reason]").fill(
         "Lab confirmation negative; the cup screen was a false positive."
