@@ -16,6 +16,7 @@ from tests.factories import (
     MembershipFactory,
     PatientFactory,
     UserFactory,
+    preset_protocol,
 )
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -68,9 +69,7 @@ def patient(clinic, counselor):
 
 
 def protocol(slug: str):
-    from vouchers.models import Protocol
-
-    return Protocol.objects.get(slug=slug, is_current=True)
+    return preset_protocol(slug)
 
 
 @pytest.fixture

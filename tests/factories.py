@@ -1,11 +1,24 @@
+import importlib
 from datetime import date
 
 import factory
+from django.apps import apps as django_apps
 from factory.django import DjangoModelFactory
 
 from cmtracker.models import Clinic, Membership, User
 from patients.models import Enrollment, Patient
 from vouchers.models import Protocol
+
+
+def preset_protocol(slug: str) -> Protocol:
+    """A protocol preset, reloaded if a transactional test's flush removed what migrations loaded
+    (serialized rollback does not restore them when a live server starts mid-session)."""
+    found = Protocol.objects.filter(slug=slug, is_current=True).first()
+    if found is None:
+        presets = importlib.import_module("vouchers.migrations.0003_protocol_presets")
+        presets.load(django_apps, None)
+        found = Protocol.objects.get(slug=slug, is_current=True)
+    return found
 
 
 class UserFactory(DjangoModelFactory):
@@ -51,7 +64,5 @@ class EnrollmentFactory(DjangoModelFactory):
         model = Enrollment
 
     patient = factory.SubFactory(PatientFactory)
-    protocol = factory.LazyFunction(
-        lambda: Protocol.objects.get(slug="higgins-1994", is_current=True)
-    )
+    protocol = factory.LazyFunction(lambda: preset_protocol("higgins-1994"))
     start_date = date(2026, 1, 5)
