@@ -27,7 +27,7 @@ PYTEST_WORKERS ?= 2
 # The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py.
 BEAT_SCHEDULE := var/celerybeat-schedule
 
-.PHONY: help venv install install-dev run test lint format clean distclean browser messages
+.PHONY: help venv install install-dev run test lint format clean distclean browser messages translations
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,6 +89,10 @@ messages: install ## compile the translations in locale/
 	@if command -v msgfmt >/dev/null; then \
 	    $(MANAGE) compilemessages --ignore=.venv --verbosity 0; \
 	 else echo "msgfmt (GNU gettext) is missing: pages will be in English only"; fi
+
+translations: install ## extract new strings into locale/es/LC_MESSAGES/django.po to translate
+	$(MANAGE) makemessages -l es --no-obsolete --ignore=.venv --ignore=tests --ignore=scripts \
+	    --ignore=staticfiles --ignore=var
 
 lint: install-dev ## ruff check + ruff format --check (changes nothing)
 	$(RUFF) check .

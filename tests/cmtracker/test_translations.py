@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,28 @@ def test_the_patient_portal_promise_reads_in_spanish(settings):
     with translation.override("es"):
         text = translation.gettext("Your next negative test earns %(amount)s.")
     assert text == "Tu próxima prueba negativa gana %(amount)s."
+
+
+def test_every_translatable_string_in_the_code_has_a_spanish_translation(tmp_path, msgfmt):
+    """Extract the messages afresh (as `makemessages` would) and find none untranslated."""
+    root = PO.parents[3]
+    for folder in ("cmtracker", "patients", "vouchers", "templates", "locale"):
+        shutil.copytree(root / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*.mo"))
+    shutil.copy(root / "manage.py", tmp_path / "manage.py")
+    extract = subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "-l", "es", "--no-obsolete", "-v0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert extract.returncode == 0, extract.stderr
+    done = subprocess.run(
+        [msgfmt, "--statistics", "-o", "/dev/null", str(tmp_path / PO.relative_to(root))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "untranslated" not in done.stderr and "fuzzy" not in done.stderr, (
+        f"run `make translations` and translate the new strings: {done.stderr}"
+    )

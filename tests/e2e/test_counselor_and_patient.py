@@ -88,6 +88,7 @@ def test_a_positive_resets_and_a_correction_with_a_reason_restores_the_balance(
     page = desktop.locator("main").inner_text()
     assert "$6.25" in page  # $2.50 + $3.75: the streak was never broken
     assert "false positive" in page  # the correction's reason is in the history
+    screenshot(desktop, "patient-page-after-correction")
 
 
 def test_a_patient_sees_the_same_balance_and_promise_on_a_phone_in_spanish(
