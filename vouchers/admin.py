@@ -1,6 +1,16 @@
 from django.contrib import admin, messages
 
-from vouchers.models import LedgerEntry, Protocol, ProtocolPhase, Wallet
+from vouchers.models import (
+    CatalogItem,
+    LedgerEntry,
+    PrizeDraw,
+    Protocol,
+    ProtocolPhase,
+    Redemption,
+    RedemptionLine,
+    StockMovement,
+    Wallet,
+)
 from vouchers.services import protocol_new_version
 
 
@@ -105,3 +115,61 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the services (which lock, check and keep the ledgers); shown here only."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CatalogItem)
+class CatalogItemAdmin(ReadOnlyAdmin):
+    list_display = ["name", "clinic", "category", "price_cents", "stock", "prize_tier", "is_active"]
+    list_filter = ["clinic", "category", "prize_tier", "is_active"]
+    list_select_related = ["clinic"]
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdmin):
+    list_display = ["at", "item", "kind", "quantity", "by", "reason"]
+    list_filter = ["kind"]
+    list_select_related = ["item", "by"]
+
+
+class RedemptionLineInline(admin.TabularInline):
+    model = RedemptionLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["item", "quantity", "price_cents"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(ReadOnlyAdmin):
+    list_display = ["requested_at", "patient", "status", "total_cents", "requested_by"]
+    list_filter = ["status"]
+    list_select_related = ["patient", "requested_by"]
+    inlines = [RedemptionLineInline]
+
+
+@admin.register(RedemptionLine)
+class RedemptionLineAdmin(ReadOnlyAdmin):
+    list_display = ["redemption", "item", "quantity", "price_cents"]
+    list_select_related = ["redemption__patient", "item"]
+
+
+@admin.register(PrizeDraw)
+class PrizeDrawAdmin(ReadOnlyAdmin):
+    list_display = ["drawn_at", "patient", "tier", "value_cents", "claimed_item", "drawn_by"]
+    list_filter = ["tier"]
+    list_select_related = ["patient", "claimed_item", "drawn_by"]
