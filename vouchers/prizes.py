@@ -1,0 +1,292 @@
+"""The prize cabinet: drawing from the bowl and exchanging a tier won for an item.
+
+Draws are random and happen once: each is stored with its result and never re-rolled (nothing
+here changes a PrizeDraw's tier). Settlement decides how many draws a patient is owed; a
+correction that takes away draws already made leaves them standing and flags them for review.
+
+Lock order, as everywhere: the patient's Wallet first, then the draw, then the catalog item.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, time
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from patients.models import Enrollment, Patient
+from vouchers import engine
+from vouchers.models import CatalogItem, LedgerEntry, PrizeDraw, PrizeTier, StockMovement
+from vouchers.redemptions import Conflict
+from vouchers.services import EARNING_COMPONENTS, wallet_lock
+
+# The tier that wins nothing; also what a capped draw falls back to when no prize fits.
+GOOD_JOB = "good job"
+KEY_MAX_LENGTH = 90  # PrizeDraw.idempotency_key holds 100: room for ":<n>"
+
+
+# --- the bowl (pure) -------------------------------------------------------------------------
+
+
+def bowl_draw(bowl: list[dict], rng) -> dict:
+    """One slip from the bowl, with replacement: tier i with probability slips_i / total.
+
+    `rng` is anything with `randrange`: production passes secrets.SystemRandom (a CSPRNG), tests
+    a seeded random.Random.
+    """
+    total = sum(tier["slips"] for tier in bowl)
+    if total <= 0:
+        raise ValueError("the bowl has no slips")
+    slip = rng.randrange(total)
+    for tier in bowl:
+        if slip < tier["slips"]:
+            return tier
+        slip -= tier["slips"]
+    raise AssertionError("randrange returned a slip outside the bowl")
+
+
+def _capped(bowl: list[dict], room: int | None) -> dict:
+    """The most valuable tier that still fits under the caps (good job when none does)."""
+    fitting = [t for t in bowl if room is None or t["value_cents"] <= room]
+    if not fitting:
+        return {"name": GOOD_JOB, "slips": 0, "value_cents": 0}
+    return max(fitting, key=lambda t: t["value_cents"])
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def _year_bounds(patient: Patient, year: int) -> tuple[datetime, datetime]:
+    tz = patient.clinic.tz
+    return (
+        datetime.combine(date(year, 1, 1), time(), tzinfo=tz),
+        datetime.combine(date(year + 1, 1, 1), time(), tzinfo=tz),
+    )
+
+
+def prizes_this_year_cents(*, patient: Patient, year: int) -> int:
+    """What the patient's prizes drawn in `year` (the clinic's calendar) are worth."""
+    start, end = _year_bounds(patient, year)
+    return (
+        PrizeDraw.objects.filter(patient=patient, drawn_at__gte=start, drawn_at__lt=end).aggregate(
+            total=Sum("value_cents")
+        )["total"]
+        or 0
+    )
+
+
+def _earned_cents(**filters) -> int:
+    """Cents earned (vouchers, bonuses, attendance), counted as reward_summary counts them."""
+    return (
+        LedgerEntry.objects.filter(component__in=EARNING_COMPONENTS, **filters).aggregate(
+            total=Sum(F("amount_cents") - F("overpayment_cents"))
+        )["total"]
+        or 0
+    )
+
+
+def prize_cap_remaining(*, patient: Patient, enrollment: Enrollment, today: date) -> int | None:
+    """How many cents of prizes still fit under the protocol's caps (None: no cap applies).
+
+    The enrollment cap counts this enrollment's prizes and earnings; the year cap counts the
+    patient's prizes drawn this calendar year plus the cents earned this year, across enrollments.
+    """
+    protocol = enrollment.protocol
+    room = []
+    if protocol.year_cap_cents is not None:
+        used = prizes_this_year_cents(patient=patient, year=today.year) + _earned_cents(
+            patient=patient, event_year=today.year
+        )
+        room.append(protocol.year_cap_cents - used)
+    if protocol.enrollment_cap_cents is not None:
+        used = (
+            enrollment.prize_draws.aggregate(total=Sum("value_cents"))["total"] or 0
+        ) + _earned_cents(enrollment=enrollment)
+        room.append(protocol.enrollment_cap_cents - used)
+    return max(0, min(room)) if room else None
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+def _draws_by_key(patient: Patient, key: str) -> list[PrizeDraw] | None:
+    """The draws an earlier request with this key made, in order, or None."""
+    prefix = f"{key}:"
+    # The common case, a fresh key, is one lookup on the unique index.
+    if not PrizeDraw.objects.filter(idempotency_key=f"{prefix}1").exists():
+        return None
+    found = [
+        d
+        for d in PrizeDraw.objects.filter(idempotency_key__startswith=prefix)
+        if d.idempotency_key[len(prefix) :].isdigit()
+    ]
+    if not found:
+        return None
+    if any(d.patient_id != patient.id for d in found):
+        raise ValidationError({"idempotency_key": _("This key was used for another patient.")})
+    return sorted(found, key=lambda d: int(d.idempotency_key[len(prefix) :]))
+
+
+def _prize_enrollment(patient: Patient) -> Enrollment:
+    enrollment = (
+        patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
+        .select_related("protocol")
+        .first()
+    )
+    if enrollment is None or enrollment.protocol.kind != engine.PRIZE:
+        raise ValidationError({"patient": _("This patient is not enrolled in a prize protocol.")})
+    if not sum(t["slips"] for t in enrollment.protocol.bowl):
+        raise ValidationError({"patient": _("The protocol's bowl has no slips.")})
+    return enrollment
+
+
+def draws_run(
+    *,
+    patient: Patient,
+    count: int | None = None,
+    drawn_by,
+    rng=None,
+    idempotency_key: str | None = None,
+) -> list[PrizeDraw]:
+    """Make the patient's draws from the bowl, on the counselor's screen.
+
+    1. A repeated idempotency key answers the earlier request's draws (checked again under the
+       wallet lock, which serialises one patient's requests).
+    2. The open enrollment must be on a prize protocol. Lock the wallet; `count` (default: every
+       draw available) must be between 1 and the draws available.
+    3. For each draw: a slip from the bowl (CSPRNG by default); a prize worth more than the caps
+       leave is recorded as the most valuable tier that fits, marked capped. Store the draw and a
+       DRAWN ledger entry taking one draw; take the draws from the wallet.
+    """
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= KEY_MAX_LENGTH):
+        raise ValidationError(
+            {"idempotency_key": _("Give a key of 1 to %(n)s characters.") % {"n": KEY_MAX_LENGTH}}
+        )
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+        raise ValidationError({"count": _("Give a whole number of draws, at least 1.")})
+    if idempotency_key:
+        earlier = _draws_by_key(patient, idempotency_key)
+        if earlier is not None:
+            return earlier
+    enrollment = _prize_enrollment(patient)
+    rng = rng if rng is not None else secrets.SystemRandom()
+    try:
+        with transaction.atomic():
+            wallet = wallet_lock(patient=patient)
+            if idempotency_key:
+                earlier = _draws_by_key(patient, idempotency_key)
+                if earlier is not None:
+                    return earlier
+            available = wallet.draws_available
+            count = available if count is None else count
+            if available == 0:
+                raise Conflict({"count": _("This patient has no draws to make.")})
+            if count > available:
+                raise Conflict(
+                    {
+                        "count": ngettext(
+                            "Only %(n)s draw is available.",
+                            "Only %(n)s draws are available.",
+                            available,
+                        )
+                        % {"n": available}
+                    }
+                )
+            bowl = enrollment.protocol.bowl
+            room = prize_cap_remaining(
+                patient=patient,
+                enrollment=enrollment,
+                today=patient.clinic.local_date(timezone.now()),
+            )
+            draws = []
+            for n in range(1, count + 1):
+                drawn = bowl_draw(bowl, rng)
+                capped = room is not None and drawn["value_cents"] > room
+                tier = _capped(bowl, room) if capped else drawn
+                if room is not None:
+                    room -= tier["value_cents"]
+                draws.append(
+                    PrizeDraw(
+                        patient=patient,
+                        enrollment=enrollment,
+                        tier=tier["name"],
+                        value_cents=tier["value_cents"],
+                        capped=capped,
+                        drawn_by=drawn_by,
+                        idempotency_key=f"{idempotency_key}:{n}" if idempotency_key else None,
+                    )
+                )
+            PrizeDraw.objects.bulk_create(draws)
+            LedgerEntry.objects.bulk_create(
+                LedgerEntry(
+                    patient=patient,
+                    enrollment=enrollment,
+                    kind=LedgerEntry.Kind.DRAWN,
+                    draws=-1,
+                    prize_draw=draw,
+                    created_by=drawn_by,
+                )
+                for draw in draws
+            )
+            wallet.draws_available -= count
+            wallet.save()
+            return draws
+    except IntegrityError:
+        # The same key for another patient won a race (one patient's requests queue on the
+        # wallet lock, so they never get here).
+        earlier = idempotency_key and _draws_by_key(patient, idempotency_key)
+        if not earlier:
+            raise
+        return earlier
+
+
+def prize_claim(*, draw: PrizeDraw, item: CatalogItem, claimed_by) -> PrizeDraw:
+    """Exchange a tier won for an in-stock item of that tier from the clinic's cabinet.
+
+    1. Lock the wallet, then the draw, then the item.
+    2. The draw is a prize (not good job) and not yet claimed; the item is active, of the
+       patient's clinic and of the tier won, and in stock (or unlimited).
+    3. Issue it: a stock movement of -1 naming the draw and the stock taken (tracked stock only),
+       the draw marked claimed.
+    """
+    with transaction.atomic():
+        wallet_lock(patient=draw.patient)
+        draw = PrizeDraw.objects.select_for_update().select_related("patient").get(pk=draw.pk)
+        item = CatalogItem.objects.select_for_update().get(pk=item.pk)
+        if draw.claimed_item_id is not None:
+            raise Conflict({"draw": _("This prize has already been claimed.")})
+        if draw.tier not in PrizeTier.values:
+            raise ValidationError({"draw": _("A good job slip wins no prize; nothing to claim.")})
+        errors = {}
+        if item.clinic_id != draw.patient.clinic_id or not item.is_active:
+            errors["item"] = _("This item is not in the clinic's prize cabinet.")
+        elif item.prize_tier != draw.tier:
+            errors["item"] = _("Choose an item of the tier won: %(tier)s.") % {
+                "tier": PrizeTier(draw.tier).label
+            }
+        if errors:
+            raise ValidationError(errors)
+        if item.stock is not None and item.stock < 1:
+            raise Conflict({"item": _("This item is out of stock.")})
+        # Like a redemption, an item with unlimited stock has no stock ledger; the draw itself
+        # records who handed what over.
+        if item.stock is not None:
+            StockMovement.objects.create(
+                item=item,
+                kind=StockMovement.Kind.ISSUED,
+                quantity=-1,
+                by=claimed_by,
+                prize_draw=draw,
+            )
+            item.stock -= 1
+            item.save(update_fields=["stock"])
+        draw.claimed_item = item
+        draw.claimed_by = claimed_by
+        draw.claimed_at = timezone.now()
+        draw.save(update_fields=["claimed_item", "claimed_by", "claimed_at"])
+        return draw
