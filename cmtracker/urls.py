@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
@@ -35,4 +37,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("patients.urls")),
     path("", include("vouchers.urls")),
+    path("", include("vouchers.catalog_urls")),
+    path("", include("vouchers.redemption_urls")),
+    path("", include("vouchers.prize_urls")),
 ]
+
+# Catalog pictures uploaded by administrators. In production a web server or object storage serves
+# MEDIA_ROOT; Django serves it only while DEBUG is on (static() returns nothing otherwise).
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

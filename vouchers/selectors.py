@@ -8,6 +8,7 @@ from django.db.models import Count, F, Q, Sum
 from patients.models import Enrollment, Patient
 from vouchers import engine
 from vouchers.models import LedgerEntry, Wallet
+from vouchers.prizes import prize_cap_remaining, prizes_this_year_cents
 from vouchers.services import EARNING_COMPONENTS, enrollment_events
 
 
@@ -108,11 +109,8 @@ def reward_summary(*, patient: Patient, today: date) -> RewardSummary:
         return RewardSummary(None, wallet, None, earned_this_year, None)
     rules = enrollment.protocol.rules()
     result = engine.run(rules, enrollment.start_date, enrollment_events(enrollment))
-    room = []
-    if rules.year_cap_cents is not None:
-        room.append(rules.year_cap_cents - earned_this_year)
-    if rules.enrollment_cap_cents is not None:
-        room.append(rules.enrollment_cap_cents - result.state.earned_cents)
-    remaining = max(0, min(room)) if room else None
+    # Prizes won count toward the same caps as vouchers earned.
+    earned_this_year += prizes_this_year_cents(patient=patient, year=today.year)
+    remaining = prize_cap_remaining(patient=patient, enrollment=enrollment, today=today)
     over = bool(rules.weeks) and engine.enrollment_week(enrollment.start_date, today) > rules.weeks
     return RewardSummary(enrollment, wallet, result, earned_this_year, remaining, over)

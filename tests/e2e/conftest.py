@@ -83,7 +83,7 @@ def axe_serious_violations(page) -> list[str]:
 
     results = Axe().run(page)
     return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
+        f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']]} on {page.url}"
         for v in results.response["violations"]
         if v.get("impact") in {"serious", "critical"}
     ]

@@ -20,9 +20,15 @@ from django_htmx.http import reselect, reswap, retarget
 
 from cmtracker.models import Clinic
 from patients.models import Attendance, Enrollment, Patient, Specimen
-from patients.permissions import StaffRequiredMixin, patient_get_or_404, staff_clinic_ids
+from patients.permissions import (
+    StaffRequiredMixin,
+    is_clinic_admin,
+    patient_get_or_404,
+    staff_clinic_ids,
+)
 from vouchers import engine, services
 from vouchers.forms import AttendanceForm, SpecimenForm, errors_onto_form
+from vouchers.redemptions import low_stock_items
 from vouchers.schedule import scheduled_days_between
 from vouchers.selectors import reward_summary
 
@@ -145,8 +151,18 @@ class TodayView(StaffRequiredMixin, TemplateView):
     template_name = "vouchers/today.html"
 
     def get_context_data(self, **kwargs):
-        clinics = list(Clinic.objects.filter(id__in=staff_clinic_ids(self.request.user)))
-        return super().get_context_data(boards=today_boards(clinics, timezone.now()), **kwargs)
+        user = self.request.user
+        clinics = list(Clinic.objects.filter(id__in=staff_clinic_ids(user)))
+        # A clinic administrator's home warns when the reward cabinet is running low.
+        low_stock = [
+            item
+            for clinic in clinics
+            if is_clinic_admin(user, clinic)
+            for item in low_stock_items(clinic=clinic)
+        ]
+        return super().get_context_data(
+            boards=today_boards(clinics, timezone.now()), low_stock=low_stock, **kwargs
+        )
 
 
 # --- what the counselor says after a save ------------------------------------------------------

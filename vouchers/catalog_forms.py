@@ -1,0 +1,184 @@
+"""Forms of the administrator's catalog pages: an item, a restock, a stock adjustment, a month.
+
+They check what was typed; the rules (what a price or a stock may be, never below zero) are
+vouchers.redemptions', whose ValidationErrors `errors_onto_form` puts back onto these fields.
+"""
+
+import re
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from vouchers.models import CatalogItem, PrizeTier
+
+# "12", "12.5", "12.50", "$12.50", "1,234.50", ".50": dollars with at most two decimals.
+DOLLARS = re.compile(r"^\$?(?P<whole>\d{1,3}(?:,\d{3})+|\d*)(?:\.(?P<part>\d{1,2}))?$")
+MOST_CENTS = 100_000_000  # $1,000,000: far above any reward, far below the column's limit
+
+
+def dollars_to_cents(text: str) -> int:
+    """ "12.50" → 1250, exactly: the text is checked by pattern, then Decimal, never a float."""
+    match = DOLLARS.match((text or "").strip().replace(" ", ""))
+    if match is None or not (match["whole"] or match["part"]):
+        raise forms.ValidationError(
+            _("Give the price in dollars and cents, for example 12.50."), code="invalid"
+        )
+    amount = Decimal((match["whole"] or "0").replace(",", "") + "." + (match["part"] or "0"))
+    cents = int((amount * 100).quantize(Decimal(1)))
+    if cents > MOST_CENTS:
+        raise forms.ValidationError(_("That price is too high."), code="max_value")
+    return cents
+
+
+class DollarsField(forms.CharField):
+    """A price typed in dollars, cleaned to integer cents."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("inputmode", "decimal")
+        self.widget.attrs.setdefault("autocomplete", "off")
+
+    def clean(self, value):
+        text = super().clean(value)
+        return None if text in self.empty_values else dollars_to_cents(text)
+
+
+def cents_to_dollars_text(cents: int) -> str:
+    whole, part = divmod(cents, 100)
+    return f"{whole}.{part:02d}"
+
+
+TIER_CHOICES = [("", _("Not a prize")), *PrizeTier.choices]
+
+
+class CatalogItemForm(forms.Form):
+    """An item as the administrator types it. The opening stock is only asked when adding:
+    afterwards stock moves only by receiving or adjusting, with a record."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    category = forms.ChoiceField(label=_("Category"), choices=CatalogItem.Category.choices)
+    price = DollarsField(
+        label=_("Price in dollars"),
+        help_text=_("For example 12.50. The price in points is the same number of cents."),
+    )
+    image = forms.ImageField(label=_("Picture"), required=False)
+    unlimited = forms.BooleanField(
+        label=_("Unlimited (not counted, e.g. phone minutes bought on demand)"), required=False
+    )
+    stock = forms.IntegerField(
+        label=_("Opening stock"),
+        required=False,
+        min_value=0,
+        max_value=1_000_000,
+        help_text=_("How many are in the cabinet now. Recorded as received, by you."),
+    )
+    low_stock_at = forms.IntegerField(
+        label=_("Warn when stock falls to"), min_value=0, max_value=1_000_000, initial=3
+    )
+    prize_tier = forms.ChoiceField(
+        label=_("Prize tier"),
+        choices=TIER_CHOICES,
+        required=False,
+        help_text=_("A prize is won from the bowl, not bought with points."),
+    )
+    is_active = forms.BooleanField(
+        label=_("Offered to patients"),
+        required=False,
+        initial=True,
+        help_text=_("Untick to retire the item; its history stays."),
+    )
+
+    def __init__(self, *args, adding: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not adding:
+            del self.fields["unlimited"]
+            del self.fields["stock"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "stock" in self.fields:
+            if cleaned.get("unlimited"):
+                cleaned["stock"] = None
+            elif cleaned.get("stock") is None and "stock" not in self.errors:
+                self.add_error("stock", _("Give the opening stock, or tick unlimited."))
+        return cleaned
+
+    def item_fields(self) -> dict:
+        """The fields the catalog services take, in their names."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "category": data["category"],
+            "price_cents": data["price"],
+            "low_stock_at": data["low_stock_at"],
+            "prize_tier": data["prize_tier"] or "",
+        }
+
+    @staticmethod
+    def initial_for(item: CatalogItem) -> dict:
+        return {
+            "name": item.name,
+            "description": item.description,
+            "category": item.category,
+            "price": cents_to_dollars_text(item.price_cents),
+            "image": item.image,
+            "low_stock_at": item.low_stock_at,
+            "prize_tier": item.prize_tier,
+            "is_active": item.is_active,
+        }
+
+
+class StockReceiveForm(forms.Form):
+    quantity = forms.IntegerField(
+        label=_("Quantity received"), min_value=1, max_value=1_000_000, initial=1
+    )
+    reason = forms.CharField(
+        label=_("Note (optional)"),
+        required=False,
+        max_length=500,
+        help_text=_("For example the supplier or the order number."),
+    )
+
+
+class StockAdjustForm(forms.Form):
+    quantity = forms.IntegerField(
+        label=_("Change"),
+        min_value=-1_000_000,
+        max_value=1_000_000,
+        help_text=_("Negative for broken or lost, positive for found, e.g. -1."),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500)
+
+    def clean_quantity(self):
+        quantity = self.cleaned_data["quantity"]
+        if quantity == 0:
+            raise forms.ValidationError(_("Give a whole, non-zero number."))
+        return quantity
+
+
+class MonthForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    month = forms.TypedChoiceField(
+        label=_("Month"),
+        coerce=int,
+        choices=[
+            (1, _("January")),
+            (2, _("February")),
+            (3, _("March")),
+            (4, _("April")),
+            (5, _("May")),
+            (6, _("June")),
+            (7, _("July")),
+            (8, _("August")),
+            (9, _("September")),
+            (10, _("October")),
+            (11, _("November")),
+            (12, _("December")),
+        ],
+    )
