@@ -28,7 +28,8 @@ from django.utils import timezone
 from cmtracker.models import Clinic, Membership, User
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, services
-from vouchers.models import Protocol
+from vouchers.models import CatalogItem, Protocol
+from vouchers.redemptions import catalog_item_create
 from vouchers.schedule import scheduled_days
 
 DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - a published demo login, never a real one
@@ -212,13 +213,34 @@ class Command(BaseCommand):
         self.stdout.write(loader.logins())
 
 
+# name, category, price (cents), stock (None: unlimited), prize tier
+CATALOG = (
+    ("Grocery gift card $10", "groceries", 1000, 20, ""),
+    ("Monthly bus pass", "transport", 2500, 5, ""),
+    ("Phone minutes top-up $5", "phone", 500, None, ""),
+    ("Winter hat and gloves", "clothing", 800, 2, ""),
+    ("Toiletry kit", "hygiene", 100, 30, "small"),
+    ("Coffee shop card $20", "groceries", 2000, 6, "large"),
+    ("Portable speaker", "household", 10000, 1, "jumbo"),
+)
+
+
 class DemoLoader:
     """Creates what is missing and counts what it created, for the summary."""
 
     def __init__(self, rng: random.Random):
         self.rng = rng
         self.created = dict.fromkeys(
-            ("clinic", "staff", "patients", "enrollments", "specimens", "sessions", "corrections"),
+            (
+                "clinic",
+                "staff",
+                "patients",
+                "enrollments",
+                "specimens",
+                "sessions",
+                "corrections",
+                "catalog items",
+            ),
             0,
         )
         self.old_passwords: list[str] = []  # accounts that existed with another password
@@ -240,6 +262,23 @@ class DemoLoader:
             patient = self.patient(demo, counselors[demo.counselor])
             enrollment = self.enrollment(patient, demo, today)
             self.history(patient, enrollment, demo, plan, today)
+        self.catalog(staff["admin"])
+
+    def catalog(self, admin: User) -> None:
+        """A small reward catalog and prize cabinet, stocked by the administrator."""
+        for name, category, price_cents, stock, tier in CATALOG:
+            if CatalogItem.objects.filter(clinic=self.clinic, name=name).exists():
+                continue
+            catalog_item_create(
+                clinic=self.clinic,
+                name=name,
+                category=category,
+                price_cents=price_cents,
+                stock=stock,
+                prize_tier=tier,
+                actor=admin,
+            )
+            self.created["catalog items"] += 1
 
     # --- accounts --------------------------------------------------------------------------------
 
