@@ -4,6 +4,20 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from cmtracker.models import Clinic, Membership, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records written only by the services, which lock, check and keep the history and the
+    ledgers: the admin shows them and changes nothing."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0

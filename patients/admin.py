@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from cmtracker.admin import ReadOnlyAdmin
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, SpecimenResult
 
 
@@ -57,22 +58,8 @@ class CorrectionInline(admin.TabularInline):
         return False
 
 
-class RecordedThroughServicesAdmin(admin.ModelAdmin):
-    """Results are recorded and corrected through the services, which settle the ledger and keep
-    the correction history; the admin only shows them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Specimen)
-class SpecimenAdmin(RecordedThroughServicesAdmin):
+class SpecimenAdmin(ReadOnlyAdmin):
     list_display = ["enrollment", "collected_at", "kind", "status", "outcome", "recorded_by"]
     list_filter = ["outcome", "status", "kind"]
     list_select_related = ["enrollment__patient", "enrollment__protocol", "recorded_by"]
@@ -80,7 +67,7 @@ class SpecimenAdmin(RecordedThroughServicesAdmin):
 
 
 @admin.register(Attendance)
-class AttendanceAdmin(RecordedThroughServicesAdmin):
+class AttendanceAdmin(ReadOnlyAdmin):
     list_display = ["enrollment", "occurred_at", "session_kind", "status", "recorded_by"]
     list_filter = ["status", "session_kind"]
     list_select_related = ["enrollment__patient", "enrollment__protocol", "recorded_by"]
@@ -88,13 +75,13 @@ class AttendanceAdmin(RecordedThroughServicesAdmin):
 
 
 @admin.register(SpecimenResult)
-class SpecimenResultAdmin(RecordedThroughServicesAdmin):
+class SpecimenResultAdmin(ReadOnlyAdmin):
     list_display = ["specimen", "substance", "result"]
     list_filter = ["substance", "result"]
     list_select_related = ["specimen"]
 
 
 @admin.register(Correction)
-class CorrectionAdmin(RecordedThroughServicesAdmin):
+class CorrectionAdmin(ReadOnlyAdmin):
     list_display = ["changed_at", "changed_by", "specimen", "attendance", "reason"]
     list_select_related = ["changed_by", "specimen", "attendance"]

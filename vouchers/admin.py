@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from cmtracker.admin import ReadOnlyAdmin
 from vouchers.models import (
     CatalogItem,
     LedgerEntry,
@@ -87,7 +88,7 @@ class WalletAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdmin):
     """Read-only: the ledger is append-only, and entries are written by the services."""
 
     list_display = [
@@ -106,28 +107,6 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the services (which lock, check and keep the ledgers); shown here only."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CatalogItem)
