@@ -40,6 +40,7 @@ urlpatterns = [
     path("", include("vouchers.catalog_urls")),
     path("", include("vouchers.redemption_urls")),
     path("", include("vouchers.prize_urls")),
+    path("", include("vouchers.import_urls")),
 ]
 
 # Catalog pictures uploaded by administrators. In production a web server or object storage serves
