@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
     "cmtracker",
@@ -155,8 +159,40 @@ STORAGES = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Only the token endpoint is throttled (ScopedRateThrottle on that view): password guessing.
+    "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("API_TOKEN_THROTTLE", "10/min")},
+    "EXCEPTION_HANDLER": "vouchers.api.errors.exception_handler",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "cmtracker API",
+    "DESCRIPTION": "Contingency management: patients, drug tests, attendance and rewards.",
+    "VERSION": "v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Served from our own static files: the docs work offline and under a strict CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SpecimenKindEnum": "patients.models.Specimen.Kind",
+        "SpecimenStatusEnum": "patients.models.Specimen.Status",
+        "AttendanceStatusEnum": "patients.models.Attendance.Status",
+        "LedgerEntryKindEnum": "vouchers.models.LedgerEntry.Kind",
+        "ProtocolKindEnum": "vouchers.models.Protocol.Kind",
+    },
 }
 
 # Celery: Redis when REDIS_URL is set; otherwise a filesystem broker that needs no server, so

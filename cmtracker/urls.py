@@ -41,6 +41,7 @@ urlpatterns = [
     path("", include("vouchers.redemption_urls")),
     path("", include("vouchers.prize_urls")),
     path("", include("vouchers.import_urls")),
+    path("api/", include("vouchers.api.urls")),
 ]
 
 # Catalog pictures uploaded by administrators. In production a web server or object storage serves

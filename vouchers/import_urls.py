@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from vouchers.views import lab_import
+
+urlpatterns = [
+    path("import/lab-results/", lab_import.LabImportView.as_view(), name="lab-import"),
+]

@@ -1,0 +1,55 @@
+"""API personas: a client signed in as each fixed persona, by token as a lab system would."""
+
+from datetime import date
+
+import pytest
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.conftest import at
+from vouchers import services
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    # The token endpoint's throttle counts in the cache; each test starts with none used.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def client_for(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _created = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api():
+    return client_for
+
+
+@pytest.fixture
+def personas(patient_user, other_patient, counselor, other_counselor, clinic_admin):
+    return {
+        "anonymous": None,
+        "patient": patient_user,
+        "other patient": other_patient.user,
+        "counselor": counselor,
+        "other clinic's counselor": other_counselor,
+        "clinic admin": clinic_admin,
+    }
+
+
+@pytest.fixture
+def negative(enrollment, clinic, counselor):
+    """A negative test recorded on the first day of the Higgins enrollment."""
+    return services.specimen_record(
+        patient=enrollment.patient,
+        collected_at=at(clinic, date(2026, 1, 5)),
+        results={"cocaine": "negative"},
+        recorded_by=counselor,
+    ).specimen

@@ -1,0 +1,27 @@
+"""DRF's view of patients.permissions: the rules stay there, these only ask them."""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.relations import PrimaryKeyRelatedField
+
+from patients.models import Patient
+from patients.permissions import is_staff_member, patients_visible_to
+
+
+class StaffWritesOnly(BasePermission):
+    """Anyone signed in may read (what they read is scoped); only clinic staff may write."""
+
+    def has_permission(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return request.method in SAFE_METHODS or is_staff_member(request.user)
+
+
+class VisiblePatientField(PrimaryKeyRelatedField):
+    """A patient id in a request body. Another clinic's patient reads "does not exist", exactly
+    like an id that does not."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Patient.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        return patients_visible_to(self.context["request"].user)

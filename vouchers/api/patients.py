@@ -1,0 +1,195 @@
+"""Patients, their balance and their ledger, scoped through patients.permissions."""
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cmtracker.models import Clinic, User
+from patients.models import Patient
+from patients.permissions import patient_get_or_404, patients_visible_to, staff_clinic_ids
+from vouchers.api.access import StaffWritesOnly
+from vouchers.models import LedgerEntry, Redemption
+from vouchers.selectors import reward_summary
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    """In and out: the clinic and counselor must be the caller's own clinic's."""
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "clinic",
+            "record_number",
+            "first_name",
+            "last_name",
+            "primary_counselor",
+            "phone",
+            "email",
+            "preferred_language",
+            "reminder_consent_sms",
+            "reminder_consent_email",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+        validators = []  # record_number per clinic is checked in validate(), on the right field
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        clinics = staff_clinic_ids(request.user) if request else []
+        # Another clinic's id reads "does not exist", exactly like an id that does not.
+        self.fields["clinic"].queryset = Clinic.objects.filter(id__in=clinics)
+        self.fields["primary_counselor"].queryset = User.objects.filter(
+            memberships__clinic_id__in=clinics
+        ).distinct()
+
+    def validate(self, attrs):
+        clinic = attrs.get("clinic") or getattr(self.instance, "clinic", None)
+        if clinic is None:
+            raise serializers.ValidationError({"clinic": [_("This field is required.")]})
+        counselor = attrs.get("primary_counselor")
+        if counselor and clinic.id not in counselor.clinic_ids:
+            raise serializers.ValidationError(
+                {"primary_counselor": [_("This counselor does not work at the patient's clinic.")]}
+            )
+        record_number = attrs.get("record_number") or getattr(self.instance, "record_number", "")
+        taken = Patient.objects.filter(clinic=clinic, record_number=record_number)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError(
+                {"record_number": [_("Another patient of this clinic has this record number.")]}
+            )
+        return attrs
+
+
+class PatientFilter(filters.FilterSet):
+    q = filters.CharFilter(method="search", label=_("Name or record number contains"))
+
+    class Meta:
+        model = Patient
+        fields = ["clinic", "primary_counselor", "preferred_language", "record_number"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(first_name__icontains=value)
+            | Q(last_name__icontains=value)
+            | Q(record_number__icontains=value)
+        )
+
+
+class BalanceSerializer(serializers.Serializer):
+    balance_cents = serializers.IntegerField()
+    held_cents = serializers.IntegerField(help_text=_("Points held by open redemptions."))
+    overpayment_cents = serializers.IntegerField()
+    draws_available = serializers.IntegerField()
+    streak = serializers.IntegerField()
+    next_voucher_cents = serializers.IntegerField()
+    next_draws = serializers.IntegerField()
+    earned_this_year_cents = serializers.IntegerField()
+    cap_remaining_cents = serializers.IntegerField(allow_null=True)
+    protocol = serializers.IntegerField(allow_null=True)
+    protocol_over = serializers.BooleanField()
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id",
+            "kind",
+            "component",
+            "amount_cents",
+            "overpayment_cents",
+            "draws",
+            "draws_under_review",
+            "specimen",
+            "attendance",
+            "redemption",
+            "prize_draw",
+            "event_year",
+            "reason",
+            "created_at",
+        ]
+
+
+class LedgerFilter(filters.FilterSet):
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["kind", "component", "event_year"]
+
+
+class PatientViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A patient caller sees only themself; staff see their clinics' patients; staff write."""
+
+    serializer_class = PatientSerializer
+    permission_classes = [StaffWritesOnly]
+    filterset_class = PatientFilter
+    ordering_fields = ["last_name", "first_name", "record_number", "created_at", "id"]
+    ordering = ["last_name", "first_name", "id"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return patients_visible_to(self.request.user)
+
+    def get_object(self):
+        patient = patient_get_or_404(self.request.user, self.kwargs["pk"])
+        self.check_object_permissions(self.request, patient)
+        return patient
+
+
+class PatientBalanceView(APIView):
+    """Balance, what open redemptions hold, streak, next reward and what is left under the caps."""
+
+    @extend_schema(responses=BalanceSerializer)
+    def get(self, request, pk):
+        patient = patient_get_or_404(request.user, pk)
+        summary = reward_summary(patient=patient, today=patient.clinic.local_date(timezone.now()))
+        held = Redemption.objects.filter(patient=patient, status__in=Redemption.OPEN).aggregate(
+            total=Sum("total_cents")
+        )["total"]
+        data = {
+            "balance_cents": summary.wallet.balance_cents,
+            "held_cents": held or 0,
+            "overpayment_cents": summary.wallet.overpayment_cents,
+            "draws_available": summary.wallet.draws_available,
+            "streak": summary.streak,
+            "next_voucher_cents": summary.next_cents,
+            "next_draws": summary.next_draws,
+            "earned_this_year_cents": summary.earned_this_year_cents,
+            "cap_remaining_cents": summary.cap_remaining_cents,
+            "protocol": summary.enrollment.protocol_id if summary.enrollment else None,
+            "protocol_over": summary.protocol_over,
+        }
+        return Response(BalanceSerializer(data).data)
+
+
+class PatientLedgerView(ListAPIView):
+    """The patient's ledger, oldest first: every movement of points, never edited."""
+
+    serializer_class = LedgerEntrySerializer
+    filterset_class = LedgerFilter
+    ordering_fields = ["created_at", "id", "amount_cents"]
+    ordering = ["created_at", "id"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return LedgerEntry.objects.none()
+        patient = patient_get_or_404(self.request.user, self.kwargs["pk"])
+        return LedgerEntry.objects.filter(patient=patient)

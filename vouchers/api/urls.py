@@ -1,0 +1,29 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
+
+from vouchers.api import attendance, auth, patients, protocols, specimens
+
+router = SimpleRouter()
+router.register("patients", patients.PatientViewSet, basename="api-patient")
+router.register("specimens", specimens.SpecimenViewSet, basename="api-specimen")
+router.register("attendance", attendance.AttendanceViewSet, basename="api-attendance")
+router.register("protocols", protocols.ProtocolViewSet, basename="api-protocol")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The split view serves its start-up script as a file: no inline script, no CDN.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v1/auth/token/", auth.TokenView.as_view(), name="api-token"),
+    path(
+        "v1/patients/<int:pk>/balance/",
+        patients.PatientBalanceView.as_view(),
+        name="api-patient-balance",
+    ),
+    path(
+        "v1/patients/<int:pk>/ledger/",
+        patients.PatientLedgerView.as_view(),
+        name="api-patient-ledger",
+    ),
+    path("v1/", include(router.urls)),
+]

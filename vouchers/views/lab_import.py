@@ -1,0 +1,162 @@
+"""Bulk import of lab results in the browser: upload, preview row by row, confirm, report.
+
+Thin: the form checks the file's shape (size, encoding); every rule about the rows is in
+vouchers.lab_import. Between the preview and the confirmation the file's text waits in the
+session under a one-time token, so the browser never carries it back and it is imported at most
+once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+
+from cmtracker.models import Clinic
+from patients.permissions import StaffRequiredMixin, staff_clinic_ids
+from vouchers.lab_import import (
+    ALL_OR_NOTHING,
+    SKIP_BAD_ROWS,
+    lab_import_apply,
+    lab_import_preview,
+)
+
+MAX_BYTES = 5 * 1024 * 1024
+SESSION_KEY = "lab_import"
+CSV_NAMES = (".csv", ".txt")
+MODE_CHOICES = [
+    (ALL_OR_NOTHING, gettext_lazy("All or nothing: if any row is bad, write nothing")),
+    (SKIP_BAD_ROWS, gettext_lazy("Skip bad rows: write the good rows, report the bad ones")),
+]
+
+
+class LabImportForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("CSV file"), required=False)
+    text = forms.CharField(
+        label=gettext_lazy("Or paste the CSV text"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+    )
+    mode = forms.ChoiceField(
+        label=gettext_lazy("If some rows are bad"),
+        choices=MODE_CHOICES,
+        initial=ALL_OR_NOTHING,
+        widget=forms.RadioSelect,
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        upload, text = cleaned.get("file"), cleaned.get("text") or ""
+        if upload:
+            text = self._read(upload)
+        elif len(text.encode()) > MAX_BYTES:
+            raise ValidationError(_("The text is larger than 5 MB; split it into several files."))
+        if not text.strip() and not self.errors:
+            raise ValidationError(_("Choose a CSV file, or paste its text."))
+        cleaned["csv_text"] = text
+        return cleaned
+
+    def _read(self, upload) -> str:
+        if not upload.name.lower().endswith(CSV_NAMES):
+            self.add_error("file", _("Choose a CSV file (its name ends in .csv)."))
+            return ""
+        if upload.size > MAX_BYTES:
+            self.add_error("file", _("The file is larger than 5 MB; split it into several files."))
+            return ""
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            self.add_error("file", _("This is not a CSV text file (save it as CSV UTF-8)."))
+            return ""
+        if not text.strip():
+            self.add_error("file", _("The file is empty."))
+        return text
+
+
+class ConfirmForm(forms.Form):
+    token = forms.CharField(widget=forms.HiddenInput)
+    mode = forms.ChoiceField(
+        label=gettext_lazy("If some rows are bad"), choices=MODE_CHOICES, widget=forms.RadioSelect
+    )
+
+
+class LabImportView(StaffRequiredMixin, View):
+    """GET: the upload form. POST: a preview (step=preview) or the import itself (step=confirm).
+
+    The clinic is one of the user's: the first by name, or ?clinic=<id> (another clinic's id
+    answers 404).
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            clinics = list(
+                Clinic.objects.filter(pk__in=staff_clinic_ids(request.user)).order_by("name", "pk")
+            )
+            wanted = request.GET.get("clinic")
+            chosen = [c for c in clinics if wanted is None or str(c.pk) == wanted]
+            if clinics and not chosen:
+                raise Http404("Not one of your clinics")
+            self.clinics, self.clinic = clinics, (chosen[0] if chosen else None)
+        return super().dispatch(request, *args, **kwargs)
+
+    def url(self) -> str:
+        query = "?" + urlencode({"clinic": self.clinic.pk}) if len(self.clinics) > 1 else ""
+        return reverse("lab-import") + query
+
+    def render(self, template: str, **context):
+        context.update(clinic=self.clinic, clinics=self.clinics, action=self.url())
+        return render(self.request, f"vouchers/lab_import/{template}", context)
+
+    def get(self, request):
+        return self.render("upload.html", form=LabImportForm())
+
+    def post(self, request):
+        if request.POST.get("step") == "confirm":
+            return self.confirm()
+        form = LabImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.render("upload.html", form=form)
+        text = form.cleaned_data["csv_text"]
+        try:
+            report = lab_import_preview(clinic=self.clinic, text=text)
+        except ValidationError as error:
+            form.add_error("file", error.messages)
+            return self.render("upload.html", form=form)
+        token = uuid.uuid4().hex
+        request.session[SESSION_KEY] = {"token": token, "clinic": self.clinic.pk, "text": text}
+        confirm = ConfirmForm(initial={"token": token, "mode": form.cleaned_data["mode"]})
+        return self.render("preview.html", report=report, form=confirm)
+
+    def confirm(self):
+        form = ConfirmForm(self.request.POST)
+        stored = self.request.session.get(SESSION_KEY) or {}
+        if (
+            not form.is_valid()
+            or stored.get("token") != form.cleaned_data["token"]
+            or stored.get("clinic") != self.clinic.pk
+        ):
+            messages.error(self.request, _("This preview has expired; upload the file again."))
+            return redirect(self.url())
+        del self.request.session[SESSION_KEY]
+        try:
+            report = lab_import_apply(
+                clinic=self.clinic,
+                text=stored["text"],
+                actor=self.request.user,
+                mode=form.cleaned_data["mode"],
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(self.request, message)
+            return redirect(self.url())
+        return self.render("report.html", report=report)
