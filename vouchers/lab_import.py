@@ -37,9 +37,8 @@ from patients.models import Enrollment, Patient, Specimen, SpecimenResult, Subst
 from vouchers import services
 from vouchers.models import Wallet
 
-# `_protocol_check` and `_kind_check` are private to vouchers.services; they are imported rather
-# than copied so an imported row is judged by exactly the rules of the front desk.
-from vouchers.services import _kind_check, _protocol_check
+# The front desk's own checks, so an imported row is judged by exactly the same rules.
+from vouchers.services import specimen_kind_check, specimen_outcome_check
 
 ALL_OR_NOTHING = "all_or_nothing"
 SKIP_BAD_ROWS = "skip_bad_rows"
@@ -229,7 +228,7 @@ def _parse(number: int, values: dict[str, str], clinic: Clinic, now: datetime) -
         if column in Substance.values and value
     }
     try:
-        _kind_check(row.kind)
+        specimen_kind_check(row.kind)
     except ValidationError as error:
         row.fail_with(error)
     try:
@@ -339,7 +338,7 @@ def _check_enrollment(row: ImportRow, enrollment: Enrollment | None, clinic: Cli
     if not row.ok:
         return
     try:
-        row.outcome, row.secondary_negative = _protocol_check(
+        row.outcome, row.secondary_negative = specimen_outcome_check(
             protocol, row.specimen_status, row.results, row.notes
         )
     except ValidationError as error:

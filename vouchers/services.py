@@ -233,7 +233,7 @@ def enrollment_settle(*, enrollment: Enrollment, actor=None) -> Settlement:
 # --- recording results -----------------------------------------------------------------------
 
 
-def _protocol_check(protocol: Protocol, status: str, results: dict, notes: str):
+def specimen_outcome_check(protocol: Protocol, status: str, results: dict, notes: str):
     """The outcome of a specimen under `protocol`, or field errors a counselor can act on."""
     if status not in Specimen.Status.values:
         raise ValidationError({"status": _("Unknown status: %(s)s.") % {"s": status}})
@@ -258,7 +258,7 @@ def _attendance_check(session_kind: str, status: str) -> None:
         raise ValidationError({"status": _("Unknown status: %(s)s.") % {"s": status}})
 
 
-def _kind_check(kind: str) -> None:
+def specimen_kind_check(kind: str) -> None:
     if kind not in Specimen.Kind.values:
         raise ValidationError({"kind": _("Unknown kind: %(k)s.") % {"k": kind}})
 
@@ -286,13 +286,15 @@ def specimen_record(
         existing = _by_key(Specimen, patient, idempotency_key)
         if existing is not None:
             return _replay(existing, recorded_by)
-    _kind_check(kind)
+    specimen_kind_check(kind)
     results = clinical.results_validate(results)
     clinical.moment_validate("collected_at", collected_at, now=timezone.now())
     enrollment = clinical.enrollment_for(
         patient=patient, day=patient.clinic.local_date(collected_at)
     )
-    outcome, secondary_negative = _protocol_check(enrollment.protocol, status, results, notes)
+    outcome, secondary_negative = specimen_outcome_check(
+        enrollment.protocol, status, results, notes
+    )
     try:
         with transaction.atomic():
             wallet_lock(patient=patient)
@@ -377,13 +379,15 @@ def specimen_correct(
     notes = specimen.notes if notes is None else notes
     if results is None:
         results = {r.substance: r.result for r in specimen.results.all()}
-    _kind_check(kind)
+    specimen_kind_check(kind)
     results = clinical.results_validate(results)
     clinical.moment_validate("collected_at", collected_at, now=timezone.now())
     clinical.enrollment_covers(
         enrollment=enrollment, day=enrollment.patient.clinic.local_date(collected_at)
     )
-    outcome, secondary_negative = _protocol_check(enrollment.protocol, status, results, notes)
+    outcome, secondary_negative = specimen_outcome_check(
+        enrollment.protocol, status, results, notes
+    )
     with transaction.atomic():
         wallet_lock(patient=enrollment.patient)
         specimen = Specimen.objects.select_for_update().get(pk=specimen.pk)
