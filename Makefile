@@ -27,7 +27,7 @@ PYTEST_WORKERS ?= 2
 # The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py.
 BEAT_SCHEDULE := var/celerybeat-schedule
 
-.PHONY: help venv install install-dev run test lint format clean distclean browser messages translations
+.PHONY: help venv install install-dev run test fuzz lint format clean distclean browser messages translations
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,6 +75,15 @@ test: install-dev browser messages ## lint, then pytest on 2 xdist workers (PYTE
 	 $(RUFF) check .; \
 	 $(RUFF) format --check .; \
 	 $(PYTHON) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Schemathesis over every API operation as each persona, with a bigger budget than `make test`
+# and a fresh random seed each run. Needs PostgreSQL (the module skips without it, or fails under
+# CI=true); FUZZ_EXAMPLES=200 for a longer run.
+FUZZ_EXAMPLES ?= 50
+fuzz: install-dev ## schemathesis against the API schema, as each persona (FUZZ_EXAMPLES=50)
+	@services="$$($(PYTHON) scripts/services.py)"; \
+	 eval "$$services"; \
+	 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTHON) -m pytest -n $(PYTEST_WORKERS) tests/fuzz $(PYTEST_ARGS)
 
 # Browser tests drive Debian's Chromium, never a downloaded browser. Installed with apt when
 # missing and we may (root); otherwise the browser tests skip, saying why (and fail under CI=true).

@@ -28,6 +28,14 @@ def test_the_schema_is_an_openapi_3_document(client):
         "/api/v1/specimens/{id}/",
         "/api/v1/attendance/",
         "/api/v1/protocols/",
+        "/api/v1/catalog/",
+        "/api/v1/redemptions/",
+        "/api/v1/redemptions/{id}/",
+        "/api/v1/redemptions/{id}/approve/",
+        "/api/v1/redemptions/{id}/decline/",
+        "/api/v1/redemptions/{id}/cancel/",
+        "/api/v1/redemptions/{id}/handover/",
+        "/api/v1/imports/lab-results/",
     ]:
         assert path in schema["paths"]
 

@@ -3,7 +3,9 @@
 The target is the fixed patient of clinic A (Higgins enrollment, one negative recorded).
 Reads are scoped (a patient sees only themself; another clinic's ids answer 404); writes are
 for staff of the patient's clinic (a patient gets 403; another clinic's counselor 404 on an id in
-the path, 400 "does not exist" on an id in the body).
+the path, 400 "does not exist" on an id in the body). Two writes are the patient's too: asking
+for catalog items for themself and withdrawing their own waiting request (another patient is
+told nothing exists). The patient has a waiting and an approved request (50 points each).
 """
 
 from datetime import date
@@ -11,6 +13,8 @@ from datetime import date
 import pytest
 
 from tests.conftest import at
+from vouchers import redemptions
+from vouchers.models import CatalogItem
 
 PERSONAS = [
     "anonymous",
@@ -47,6 +51,16 @@ def _patient_body(ctx):
     }
 
 
+def _redemption_body(ctx):
+    return {"patient": ctx["patient"].id, "items": [{"item": ctx["item"].id, "quantity": 1}]}
+
+
+def _import_body(ctx):
+    row = f"{ctx['patient'].record_number},2026-01-07 09:00,negative"
+    csv = f"record_number,collected_at,cocaine\n{row}\n"
+    return {"csv": csv, "clinic": ctx["clinic"].id}
+
+
 # (method, path, body) → expected status for each persona, in PERSONAS order.
 MATRIX = [
     ("get", "/api/schema/", None, [200, 200, 200, 200, 200, 200]),
@@ -70,6 +84,20 @@ MATRIX = [
     ("get", "/api/v1/attendance/", None, [401, 200, 200, 200, 200, 200]),
     ("post", "/api/v1/attendance/", _attendance_body, [401, 403, 403, 201, 400, 201]),
     ("get", "/api/v1/protocols/", None, [401, 200, 200, 200, 200, 200]),
+    ("get", "/api/v1/catalog/", None, [401, 200, 200, 200, 200, 200]),
+    ("get", "/api/v1/redemptions/", None, [401, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/redemptions/", _redemption_body, [401, 201, 400, 201, 400, 201]),
+    ("get", "/api/v1/redemptions/{requested}/", None, [401, 200, 404, 200, 404, 200]),
+    ("post", "/api/v1/redemptions/{requested}/approve/", None, [401, 403, 403, 200, 404, 200]),
+    (
+        "post",
+        "/api/v1/redemptions/{requested}/decline/",
+        {"reason": "Not in the plan"},
+        [401, 403, 403, 200, 404, 200],
+    ),
+    ("post", "/api/v1/redemptions/{requested}/cancel/", None, [401, 200, 404, 200, 404, 200]),
+    ("post", "/api/v1/redemptions/{approved}/handover/", None, [401, 403, 403, 200, 404, 200]),
+    ("post", "/api/v1/imports/lab-results/", _import_body, [401, 403, 403, 200, 400, 200]),
 ]
 
 CASES = [
@@ -79,13 +107,49 @@ CASES = [
 ]
 
 
+@pytest.fixture
+def item(clinic):
+    return CatalogItem.objects.create(clinic=clinic, name="Bus pass", price_cents=50, stock=5)
+
+
+@pytest.fixture
+def requested(patient, item, counselor, negative):
+    """A request of the patient's, waiting for a decision."""
+    return redemptions.redemption_request(
+        patient=patient, items=[(item, 1)], requested_by=counselor
+    )
+
+
+@pytest.fixture
+def approved(patient, item, counselor, negative):
+    """A request of the patient's, approved and waiting to be handed over."""
+    redemption = redemptions.redemption_request(
+        patient=patient, items=[(item, 1)], requested_by=counselor
+    )
+    return redemptions.redemption_approve(redemption=redemption, actor=counselor)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "path", "body", "persona", "expected"), CASES)
 def test_each_persona_gets_the_answer_it_should(
-    api, personas, patient, clinic, negative, method, path, body, persona, expected
+    api,
+    personas,
+    patient,
+    clinic,
+    negative,
+    item,
+    requested,
+    approved,
+    method,
+    path,
+    body,
+    persona,
+    expected,
 ):
-    ctx = {"patient": patient, "clinic": clinic}
-    url = path.format(patient=patient.id, specimen=negative.id)
+    ctx = {"patient": patient, "clinic": clinic, "item": item}
+    url = path.format(
+        patient=patient.id, specimen=negative.id, requested=requested.id, approved=approved.id
+    )
     data = body(ctx) if callable(body) else body
     client = api(personas[persona])
 

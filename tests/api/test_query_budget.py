@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from patients.models import Attendance, Specimen, SpecimenResult
 from tests.factories import PatientFactory
-from vouchers.models import LedgerEntry
+from vouchers.models import CatalogItem, LedgerEntry, Redemption, RedemptionLine
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +51,24 @@ def _ledger(enrollment, n):
     )
 
 
+def _catalog(clinic, n):
+    CatalogItem.objects.bulk_create(
+        CatalogItem(clinic=clinic, name=f"Item {i}", price_cents=100 + i, stock=i) for i in range(n)
+    )
+
+
+def _redemptions(enrollment, n):
+    item = CatalogItem.objects.create(clinic=enrollment.patient.clinic, name="Pass", price_cents=1)
+    made = Redemption.objects.bulk_create(
+        Redemption(patient=enrollment.patient, total_cents=2) for _ in range(n)
+    )
+    RedemptionLine.objects.bulk_create(
+        RedemptionLine(redemption=r, item=item, quantity=q, price_cents=1)
+        for r in made
+        for q in (1, 1)
+    )
+
+
 def _queries(client, url) -> int:
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
@@ -66,6 +84,8 @@ def _queries(client, url) -> int:
         ("/api/v1/patients/{patient}/ledger/", lambda ctx, n: _ledger(ctx["enrollment"], n)),
         ("/api/v1/attendance/", lambda ctx, n: _attendance(ctx["enrollment"], n)),
         ("/api/v1/protocols/", lambda ctx, n: None),
+        ("/api/v1/catalog/", lambda ctx, n: _catalog(ctx["clinic"], n)),
+        ("/api/v1/redemptions/", lambda ctx, n: _redemptions(ctx["enrollment"], n)),
     ],
 )
 def test_a_list_makes_as_many_queries_for_200_rows_as_for_10(

@@ -25,3 +25,12 @@ class VisiblePatientField(PrimaryKeyRelatedField):
 
     def get_queryset(self):
         return patients_visible_to(self.context["request"].user)
+
+
+class StaffOnly(BasePermission):
+    """Clinic staff only, reading or writing; anyone else signed in is told no (403)."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated) and is_staff_member(
+            request.user
+        )

@@ -2,13 +2,24 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from vouchers.api import attendance, auth, patients, protocols, specimens
+from vouchers.api import (
+    attendance,
+    auth,
+    catalog,
+    imports,
+    patients,
+    protocols,
+    redemptions,
+    specimens,
+)
 
 router = SimpleRouter()
 router.register("patients", patients.PatientViewSet, basename="api-patient")
 router.register("specimens", specimens.SpecimenViewSet, basename="api-specimen")
 router.register("attendance", attendance.AttendanceViewSet, basename="api-attendance")
 router.register("protocols", protocols.ProtocolViewSet, basename="api-protocol")
+router.register("catalog", catalog.CatalogViewSet, basename="api-catalog")
+router.register("redemptions", redemptions.RedemptionViewSet, basename="api-redemption")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -25,5 +36,6 @@ urlpatterns = [
         patients.PatientLedgerView.as_view(),
         name="api-patient-ledger",
     ),
+    path("v1/imports/lab-results/", imports.LabImportView.as_view(), name="api-lab-import"),
     path("v1/", include(router.urls)),
 ]
