@@ -177,6 +177,10 @@ REST_FRAMEWORK = {
 }
 
 SPECTACULAR_SETTINGS = {
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "vouchers.api.schema.declare_errors",
+    ],
     "TITLE": "cmtracker API",
     "DESCRIPTION": "Contingency management: patients, drug tests, attendance and rewards.",
     "VERSION": "v1",

@@ -43,7 +43,12 @@ def patients_visible_to(user) -> QuerySet[Patient]:
     return Patient.objects.none()
 
 
-def patient_get_or_404(user, pk: int) -> Patient:
+def patient_get_or_404(user, pk) -> Patient:
+    """The patient `user` may open, or 404 — for another clinic's id, a missing one, or "abc"."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404("No such patient") from None
     patient = (
         patients_visible_to(user)
         .select_related("clinic", "primary_counselor")

@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import (
-    FailureGroup,
     not_a_server_error,
     response_schema_conformance,
     status_code_conformance,
@@ -85,14 +84,7 @@ def _operations() -> list[str]:
 
 # (persona, operation) -> why its small deterministic run fails today (a strict xfail: when it is
 # fixed, the XPASS says to remove the entry). `make fuzz` explores further; see test_found_*.
-REDEMPTIONS_FILTER_500 = (
-    "finding: GET /api/v1/redemptions/ answers 500 to ?requested_before=0235-12-16T15:21:56-18:23"
-    " (a UTC offset PostgreSQL rejects, as in test_found_server_errors)"
-)
-FINDINGS: dict[tuple[str, str], str] = {
-    (name, "GET /api/v1/redemptions/"): REDEMPTIONS_FILTER_500
-    for name in ("patient", "counselor", "clinic admin")
-}
+FINDINGS: dict[tuple[str, str], str] = {}
 
 
 def _cases():
@@ -202,28 +194,15 @@ def test_no_server_error_and_documented_responses_match_the_schema(
         persona.restore_token()
         case.call_and_validate(
             headers=persona.headers,
-            checks=[not_a_server_error, response_schema_conformance],
+            checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
         )
 
     check()
 
 
-# --- findings: what the schema does not say yet -----------------------------------------------
-# Each is a strict xfail: it fails today (the finding), and the day the schema documents it, the
-# XPASS fails the suite so the marker is removed.
-
-UNDOCUMENTED_ERRORS = pytest.mark.xfail(
-    strict=True,
-    raises=FailureGroup,
-    reason=(
-        "finding: the OpenAPI schema documents only success statuses; the API's 400/401/403/404 "
-        "JSON errors (issue 5's contract) are answered but not declared, so schemathesis' "
-        "status_code_conformance fails on them"
-    ),
-)
+# --- the errors the contract promises are answered and declared in the schema ---------------
 
 
-@UNDOCUMENTED_ERRORS
 @pytest.mark.parametrize(
     ("who", "method", "path", "kwargs", "expected"),
     [
@@ -243,28 +222,18 @@ def test_error_statuses_are_documented(request, who, method, path, kwargs, expec
         media_type="application/json", **kwargs
     )
     response = case.call(headers=headers)
-    # The API answers as the contract says; only the schema is silent about it.
     assert response.status_code == expected, response.text
     case.validate_response(response, headers=headers, checks=[status_code_conformance])
 
 
-# 500s that `make fuzz` found (schemathesis, PostgreSQL), pinned to one input each. Strict xfails:
-# the day vouchers/api/ answers them with a 4xx, the XPASS fails here so the marker is removed.
+# 500s that `make fuzz` once found (schemathesis, PostgreSQL), kept as regression tests: a
+# non-numeric id is a 404, an impossible time zone offset in a filter is a 400.
 SERVER_ERRORS = [
     pytest.param(
         "counselor",
         "GET",
         "/api/v1/patients/{id}/",
         {"path_parameters": {"id": "null"}},
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=FailureGroup,
-            reason=(
-                "finding: a non-numeric patient id reaches patient_get_or_404 "
-                "(vouchers/api/patients.py get_object -> patients/permissions.py .filter(pk=pk)) "
-                "and its ValueError is a 500, not a 404; also PATCH, and for a patient caller"
-            ),
-        ),
         id="500 GET patients/null",
     ),
     pytest.param(
@@ -272,15 +241,6 @@ SERVER_ERRORS = [
         "GET",
         "/api/v1/attendance/",
         {"query": {"occurred_after": "2000-01-10T19:15:13+19:01"}},
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=FailureGroup,
-            reason=(
-                "finding: a datetime filter with a UTC offset PostgreSQL rejects (beyond "
-                "+-15:59) is a 500, not a 400; the same on specimens collected_*, redemptions "
-                "requested_*, ledger created_*"
-            ),
-        ),
         id="500 attendance occurred_after +19:01",
     ),
 ]

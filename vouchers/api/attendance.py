@@ -10,6 +10,7 @@ from patients.models import Attendance
 from patients.permissions import patients_visible_to
 from vouchers import services
 from vouchers.api.access import StaffWritesOnly, VisiblePatientField
+from vouchers.api.filters import IsoDateTimeFilter
 from vouchers.api.recorded import AwardSerializer, award_data
 
 
@@ -52,8 +53,8 @@ class AttendanceRecordedSerializer(AwardSerializer):
 
 class AttendanceFilter(filters.FilterSet):
     patient = filters.NumberFilter(field_name="enrollment__patient_id")
-    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = Attendance

@@ -14,6 +14,7 @@ from cmtracker.models import Clinic, User
 from patients.models import Patient
 from patients.permissions import patient_get_or_404, patients_visible_to, staff_clinic_ids
 from vouchers.api.access import StaffWritesOnly
+from vouchers.api.filters import IsoDateTimeFilter
 from vouchers.models import LedgerEntry, Redemption
 from vouchers.selectors import reward_summary
 
@@ -121,8 +122,8 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 class LedgerFilter(filters.FilterSet):
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = LedgerEntry

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from patients.permissions import is_staff_member, own_patient, patients_visible_to
 from vouchers import redemptions
 from vouchers.api.access import StaffWritesOnly, VisiblePatientField
+from vouchers.api.filters import IsoDateTimeFilter
 from vouchers.models import Redemption, RedemptionLine
 
 MAX_INT = 2_147_483_647  # the database's integer columns; more is not a quantity, but a 500
@@ -91,8 +92,8 @@ class DeclineSerializer(serializers.Serializer):
 class RedemptionFilter(filters.FilterSet):
     # A number, not a choice: an unknown id and another clinic's both just match nothing.
     patient = filters.NumberFilter(field_name="patient_id")
-    requested_after = filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
-    requested_before = filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="lt")
+    requested_after = IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
+    requested_before = IsoDateTimeFilter(field_name="requested_at", lookup_expr="lt")
 
     class Meta:
         model = Redemption

@@ -12,6 +12,7 @@ from patients.models import Specimen, SpecimenResult
 from patients.permissions import patients_visible_to
 from vouchers import services
 from vouchers.api.access import StaffWritesOnly, VisiblePatientField
+from vouchers.api.filters import IsoDateTimeFilter
 from vouchers.api.recorded import AwardSerializer, award_data, notes_as_reason
 
 
@@ -80,8 +81,8 @@ class SpecimenRecordedSerializer(AwardSerializer):
 
 class SpecimenFilter(filters.FilterSet):
     patient = filters.NumberFilter(field_name="enrollment__patient_id")
-    collected_after = filters.IsoDateTimeFilter(field_name="collected_at", lookup_expr="gte")
-    collected_before = filters.IsoDateTimeFilter(field_name="collected_at", lookup_expr="lt")
+    collected_after = IsoDateTimeFilter(field_name="collected_at", lookup_expr="gte")
+    collected_before = IsoDateTimeFilter(field_name="collected_at", lookup_expr="lt")
 
     class Meta:
         model = Specimen

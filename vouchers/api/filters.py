@@ -1,0 +1,32 @@
+"""Filters shared by the API's lists."""
+
+from datetime import UTC, timedelta
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
+
+# PostgreSQL keeps time zone offsets within ±15:59; anything wider is not a real place's clock.
+MAX_OFFSET = timedelta(hours=15, minutes=59)
+
+
+class ClockDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time whose offset is a real one and which converts to UTC without error."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return moment
+        offset = moment.utcoffset()
+        if offset is not None and abs(offset) > MAX_OFFSET:
+            raise forms.ValidationError(_("The time zone offset must be within ±15:59."))
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(_("This date is out of range.")) from None
+        return moment
+
+
+class IsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = ClockDateTimeField

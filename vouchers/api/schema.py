@@ -1,0 +1,33 @@
+"""Declare the API's JSON errors in the OpenAPI document, so clients (and schemathesis) know them.
+
+Every operation can answer these, all as JSON objects: 400 with field messages, 401 without
+credentials, 403 when the role may not, 404 for a missing id or another clinic's (the same answer,
+so ids leak nothing), 409 for a valid request that cannot be done now, 429 when throttled.
+"""
+
+ERRORS = {
+    "400": "Bad input: a message list per field (non_field_errors for the whole request).",
+    "401": "Not signed in: no or an invalid token.",
+    "403": "Signed in, but this role may not do this.",
+    "404": "Not found, or not visible to you (another clinic's records answer the same).",
+    "409": "Valid, but not possible now (balance, stock, or the request's status).",
+    "429": "Too many requests; try again later.",
+}
+
+
+def declare_errors(result, generator, request, public):
+    """drf-spectacular post-processing hook."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "description": "An error: `detail`, or a list of messages per field.",
+        "properties": {"detail": {"type": "string"}},
+        "additionalProperties": True,
+    }
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERRORS.items():
+                responses.setdefault(code, {"description": description, "content": content})
+    return result
