@@ -53,12 +53,15 @@ class AttendanceRecordedSerializer(AwardSerializer):
 
 class AttendanceFilter(filters.FilterSet):
     patient = filters.NumberFilter(field_name="enrollment__patient_id")
+    # A plain number, not a choice among all enrollments: an unknown id and another clinic's id
+    # must both just match nothing, or the 400 for one would reveal which ids exist.
+    enrollment = filters.NumberFilter(field_name="enrollment_id")
     occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = Attendance
-        fields = ["enrollment", "session_kind", "status"]
+        fields = ["session_kind", "status"]
 
 
 class AttendanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

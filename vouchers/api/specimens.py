@@ -81,12 +81,15 @@ class SpecimenRecordedSerializer(AwardSerializer):
 
 class SpecimenFilter(filters.FilterSet):
     patient = filters.NumberFilter(field_name="enrollment__patient_id")
+    # A plain number, not a choice among all enrollments: an unknown id and another clinic's id
+    # must both just match nothing, or the 400 for one would reveal which ids exist.
+    enrollment = filters.NumberFilter(field_name="enrollment_id")
     collected_after = IsoDateTimeFilter(field_name="collected_at", lookup_expr="gte")
     collected_before = IsoDateTimeFilter(field_name="collected_at", lookup_expr="lt")
 
     class Meta:
         model = Specimen
-        fields = ["enrollment", "kind", "status", "outcome"]
+        fields = ["kind", "status", "outcome"]
 
 
 def recorded_body(recorded: services.Recorded) -> dict:

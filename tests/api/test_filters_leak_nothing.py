@@ -1,0 +1,19 @@
+"""Filtering by an id answers the same for a missing id and for another clinic's: nothing."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import EnrollmentFactory, PatientFactory
+
+
+@pytest.mark.parametrize("path", ["/api/v1/specimens/", "/api/v1/attendance/"])
+def test_an_enrollment_filter_for_another_clinic_looks_like_a_missing_one(
+    path, counselor, other_clinic, enrollment
+):
+    theirs = EnrollmentFactory(patient=PatientFactory(clinic=other_clinic))
+    client = APIClient()
+    client.force_authenticate(counselor)
+    missing = client.get(path, {"enrollment": 999_999})
+    other = client.get(path, {"enrollment": theirs.pk})
+    assert (missing.status_code, other.status_code) == (200, 200)
+    assert missing.json()["results"] == other.json()["results"] == []
