@@ -1,7 +1,6 @@
 """Therapy sessions: list and record (and settle)."""
 
 from django.utils.translation import gettext_lazy as _
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -10,7 +9,7 @@ from patients.models import Attendance
 from patients.permissions import patients_visible_to
 from vouchers import services
 from vouchers.api.access import StaffWritesOnly, VisiblePatientField
-from vouchers.api.filters import IsoDateTimeFilter
+from vouchers.api.filters import EnrollmentRecordFilter, IsoDateTimeFilter
 from vouchers.api.recorded import AwardSerializer, award_data
 
 
@@ -51,11 +50,7 @@ class AttendanceRecordedSerializer(AwardSerializer):
     attendance = AttendanceSerializer()
 
 
-class AttendanceFilter(filters.FilterSet):
-    patient = filters.NumberFilter(field_name="enrollment__patient_id")
-    # A plain number, not a choice among all enrollments: an unknown id and another clinic's id
-    # must both just match nothing, or the 400 for one would reveal which ids exist.
-    enrollment = filters.NumberFilter(field_name="enrollment_id")
+class AttendanceFilter(EnrollmentRecordFilter):
     occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 

@@ -30,3 +30,14 @@ class ClockDateTimeField(IsoDateTimeField):
 
 class IsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = ClockDateTimeField
+
+
+class EnrollmentRecordFilter(filters.FilterSet):
+    """Filters shared by the records kept per enrollment (specimens, attendance).
+
+    Plain numbers, not choices among all rows: an unknown id and another clinic's id must both
+    just match nothing, or the 400 for one would reveal which ids exist.
+    """
+
+    patient = filters.NumberFilter(field_name="enrollment__patient_id")
+    enrollment = filters.NumberFilter(field_name="enrollment_id")

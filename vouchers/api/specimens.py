@@ -3,7 +3,6 @@
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -12,7 +11,7 @@ from patients.models import Specimen, SpecimenResult
 from patients.permissions import patients_visible_to
 from vouchers import services
 from vouchers.api.access import StaffWritesOnly, VisiblePatientField
-from vouchers.api.filters import IsoDateTimeFilter
+from vouchers.api.filters import EnrollmentRecordFilter, IsoDateTimeFilter
 from vouchers.api.recorded import AwardSerializer, award_data, notes_as_reason
 
 
@@ -79,11 +78,7 @@ class SpecimenRecordedSerializer(AwardSerializer):
     specimen = SpecimenSerializer()
 
 
-class SpecimenFilter(filters.FilterSet):
-    patient = filters.NumberFilter(field_name="enrollment__patient_id")
-    # A plain number, not a choice among all enrollments: an unknown id and another clinic's id
-    # must both just match nothing, or the 400 for one would reveal which ids exist.
-    enrollment = filters.NumberFilter(field_name="enrollment_id")
+class SpecimenFilter(EnrollmentRecordFilter):
     collected_after = IsoDateTimeFilter(field_name="collected_at", lookup_expr="gte")
     collected_before = IsoDateTimeFilter(field_name="collected_at", lookup_expr="lt")
 
