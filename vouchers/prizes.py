@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -23,7 +23,7 @@ from patients.models import Enrollment, Patient
 from vouchers import engine
 from vouchers.models import CatalogItem, LedgerEntry, PrizeDraw, PrizeTier, StockMovement
 from vouchers.redemptions import Conflict
-from vouchers.services import EARNING_COMPONENTS, wallet_lock
+from vouchers.services import earned_cents, wallet_lock
 
 # The tier that wins nothing; also what a capped draw falls back to when no prize fits.
 GOOD_JOB = "good job"
@@ -80,16 +80,6 @@ def prizes_this_year_cents(*, patient: Patient, year: int) -> int:
     )
 
 
-def _earned_cents(**filters) -> int:
-    """Cents earned (vouchers, bonuses, attendance), counted as reward_summary counts them."""
-    return (
-        LedgerEntry.objects.filter(component__in=EARNING_COMPONENTS, **filters).aggregate(
-            total=Sum(F("amount_cents") - F("overpayment_cents"))
-        )["total"]
-        or 0
-    )
-
-
 def prize_cap_remaining(*, patient: Patient, enrollment: Enrollment, today: date) -> int | None:
     """How many cents of prizes still fit under the protocol's caps (None: no cap applies).
 
@@ -99,14 +89,14 @@ def prize_cap_remaining(*, patient: Patient, enrollment: Enrollment, today: date
     protocol = enrollment.protocol
     room = []
     if protocol.year_cap_cents is not None:
-        used = prizes_this_year_cents(patient=patient, year=today.year) + _earned_cents(
+        used = prizes_this_year_cents(patient=patient, year=today.year) + earned_cents(
             patient=patient, event_year=today.year
         )
         room.append(protocol.year_cap_cents - used)
     if protocol.enrollment_cap_cents is not None:
         used = (
             enrollment.prize_draws.aggregate(total=Sum("value_cents"))["total"] or 0
-        ) + _earned_cents(enrollment=enrollment)
+        ) + earned_cents(enrollment=enrollment)
         room.append(protocol.enrollment_cap_cents - used)
     return max(0, min(room)) if room else None
 

@@ -9,7 +9,7 @@ from patients.models import Enrollment, Patient
 from vouchers import engine
 from vouchers.models import LedgerEntry, Wallet
 from vouchers.prizes import prize_cap_remaining, prizes_this_year_cents
-from vouchers.services import EARNING_COMPONENTS, enrollment_events
+from vouchers.services import earned_cents, enrollment_events
 
 
 def wallet_get(*, patient: Patient) -> Wallet:
@@ -99,12 +99,7 @@ def reward_summary(*, patient: Patient, today: date) -> RewardSummary:
         .prefetch_related("protocol__phases", "specimens", "attendance")
         .first()
     )
-    earned_this_year = (
-        LedgerEntry.objects.filter(
-            patient=patient, component__in=EARNING_COMPONENTS, event_year=today.year
-        ).aggregate(total=Sum(F("amount_cents") - F("overpayment_cents")))["total"]
-        or 0
-    )
+    earned_this_year = earned_cents(patient=patient, event_year=today.year)
     if enrollment is None:
         return RewardSummary(None, wallet, None, earned_this_year, None)
     rules = enrollment.protocol.rules()

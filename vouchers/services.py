@@ -109,6 +109,14 @@ def enrollment_events(enrollment: Enrollment) -> list[engine.Event]:
     return [t[3] for t in timed]
 
 
+def earned_cents(**filters) -> int:
+    """Cents earned (vouchers, bonuses, attendance) by the ledger entries matching `filters`."""
+    total = LedgerEntry.objects.filter(component__in=EARNING_COMPONENTS, **filters).aggregate(
+        total=Sum(F("amount_cents") - F("overpayment_cents"))
+    )["total"]
+    return total or 0
+
+
 def _earned_elsewhere(enrollment: Enrollment) -> dict[int, int]:
     rows = (
         LedgerEntry.objects.filter(
