@@ -1,11 +1,13 @@
 """The core: people and clinics. Every clinical record hangs off a Clinic."""
 
 import zoneinfo
-from datetime import date, datetime
+from datetime import date, datetime, time
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +17,31 @@ def validate_time_zone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValidationError(_("%(tz)s is not a known time zone."), params={"tz": value}) from None
+
+
+WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
+
+
+def validate_weekdays(value) -> None:
+    """A list of distinct weekday numbers, Monday 0 to Sunday 6."""
+    if not isinstance(value, list) or any(
+        not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6 for d in value
+    ):
+        raise ValidationError(_("Choose weekdays from Monday to Sunday."))
+    if len(set(value)) != len(value):
+        raise ValidationError(_("Each weekday can be chosen once."))
+
+
+def default_test_weekdays() -> list[int]:
+    return [0, 2, 4]  # Monday, Wednesday, Friday: the thrice-weekly rhythm of the trials
 
 
 class User(AbstractUser):
@@ -40,6 +67,27 @@ class Clinic(models.Model):
         help_text=_(
             "Days, weeks and the calendar year of every rule are the clinic's, in this zone."
         ),
+    )
+
+    test_weekdays = models.JSONField(
+        _("test weekdays"),
+        default=default_test_weekdays,
+        validators=[validate_weekdays],
+        help_text=_("The days the clinic collects specimens; each enrollment may choose others."),
+    )
+    closes_at = models.TimeField(
+        _("closing time"),
+        default=time(17, 0),
+        help_text=_("After this a scheduled test with no result is marked missed."),
+    )
+    quiet_hours_start = models.TimeField(
+        default=time(21, 0), help_text=_("No reminders or notices are sent from this time...")
+    )
+    quiet_hours_end = models.TimeField(default=time(8, 0), help_text=_("...until this time."))
+    evening_reminder_at = models.TimeField(
+        _("evening-before reminder time"),
+        default=time(18, 0),
+        help_text=_("When patients who asked for it hear about tomorrow's test."),
     )
 
     class Meta:
@@ -77,3 +125,82 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.clinic}"
+
+
+class Notification(models.Model):
+    """The outbox: one message to one address, written in the same transaction as its cause.
+
+    A send claims the row with a conditional UPDATE (status pending -> sending), so two workers
+    never send one message; the dedupe key makes queueing the same message twice a no-op.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+
+    class Kind(models.TextChoices):
+        TEST_REMINDER = "test_reminder", _("Test-day reminder")
+        EVENING_REMINDER = "evening_reminder", _("Evening-before reminder")
+        AWARD = "award", _("Award notice")
+        REWARD_READY = "reward_ready", _("Reward ready for pickup")
+        MISSED_DIGEST = "missed_digest", _("Missed-test digest")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to send")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired unsent")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="notifications")
+    # Lazy, like Enrollment's protocol: the outbox only names whom a message was about.
+    patient = models.ForeignKey(
+        "patients.Patient",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+        help_text=_("The staff member a digest is for."),
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    not_before = models.DateTimeField(help_text=_("Not sent earlier (quiet hours, backoff)."))
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Not sent later: a reminder after closing time is noise.")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "not_before"], name="notification_due"),
+            models.Index(fields=["clinic", "status", "-created_at"], name="notification_by_clinic"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="notification_sent_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.to} ({self.get_status_display()})"

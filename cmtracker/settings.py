@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    "django_celery_beat",
     "cmtracker",
     "patients",
     "vouchers",
@@ -225,15 +226,31 @@ else:
         "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
+# The schedules are declared here; django-celery-beat's database scheduler copies them into its
+# tables at start, so administrators see them (and their last run) in the admin. Every task is
+# short and idempotent: it looks at the clock and the outbox, so a late or doubled run is harmless.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "ledger-verify-nightly": {
         "task": "vouchers.tasks.ledger_verify",
         "schedule": 24 * 60 * 60,
     },
+    "reminders-queue": {"task": "vouchers.tasks.reminders_queue", "schedule": 5 * 60},
+    "missed-tests-mark": {"task": "vouchers.tasks.missed_tests_mark", "schedule": 15 * 60},
+    "notifications-sweep": {"task": "cmtracker.tasks.notifications_sweep", "schedule": 60},
 }
+# A send that claimed a message and then vanished (worker killed) is retried after this long:
+# longer than the send task's time limit, so a live worker's claim never lapses under it.
+NOTIFICATION_CLAIM_LEASE = timedelta(seconds=env_int("NOTIFICATION_CLAIM_LEASE_SECONDS", 600))
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cmtracker@localhost")
+# SMS: the console backend prints messages; Twilio sends them when its three settings are set.
+SMS_BACKEND = env_str("SMS_BACKEND", "cmtracker.sms.ConsoleSmsBackend")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
 
 LOGGING = {
     "version": 1,

@@ -4,12 +4,14 @@ Nothing here knows about vouchers. An Enrollment names its protocol by a lazy re
 the outcome of a specimen is decided by the vouchers app's engine, which knows the protocol.
 """
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from cmtracker.models import Clinic
+from cmtracker.models import Clinic, validate_weekdays
 
 
 class Substance(models.TextChoices):
@@ -62,6 +64,19 @@ class Patient(models.Model):
     )
     reminder_consent_sms = models.BooleanField(_("consents to SMS reminders"), default=False)
     reminder_consent_email = models.BooleanField(_("consents to email reminders"), default=False)
+    reminder_time = models.TimeField(
+        _("reminder time"),
+        default=time(9, 0),
+        help_text=_("On a test or session day, the reminder comes at this time (clinic time)."),
+    )
+    reminder_evening_before = models.BooleanField(
+        _("also remind me the evening before"), default=False
+    )
+    sms_opted_out_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When the patient replied STOP; no SMS is sent until they opt in again."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -98,6 +113,20 @@ class Enrollment(models.Model):
     start_date = models.DateField(help_text=_("Week 1 of the protocol starts on this day."))
     end_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    test_weekdays = models.JSONField(
+        _("test weekdays"),
+        null=True,
+        blank=True,
+        validators=[validate_weekdays],
+        help_text=_("Empty: the clinic's test days."),
+    )
+    session_weekdays = models.JSONField(
+        _("therapy session weekdays"),
+        default=list,
+        blank=True,
+        validators=[validate_weekdays],
+        help_text=_("Days of a standing therapy session, for reminders."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -117,6 +146,11 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} · {self.protocol} from {self.start_date}"
+
+    @property
+    def weekdays(self) -> list[int]:
+        """The weekdays this enrollment is tested on: its own choice, else the clinic's."""
+        return self.test_weekdays or self.patient.clinic.test_weekdays
 
 
 class Specimen(models.Model):

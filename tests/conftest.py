@@ -51,6 +51,22 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _notifications_in_memory(settings):
+    """SMS to an in-memory outbox (Django's test runner does the same for email), and Celery tasks
+    run inline where a test commits: a real worker and broker are the point of only a few tests,
+    which start their own."""
+    from cmtracker import sms
+    from cmtracker.celery import app
+
+    settings.SMS_BACKEND = "cmtracker.sms.LocmemSmsBackend"
+    sms.outbox.clear()
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager
+
+
 @pytest.fixture
 def clinic(db):
     return ClinicFactory(name="Riverside Recovery", slug="riverside", time_zone="America/Chicago")

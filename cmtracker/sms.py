@@ -1,0 +1,84 @@
+"""SMS backends: a small interface like Django's email backends, chosen by settings.SMS_BACKEND.
+
+- ConsoleSmsBackend (the default) prints each message, as Django's console email backend does.
+- LocmemSmsBackend keeps them in `cmtracker.sms.outbox`, for tests.
+- TwilioSmsBackend sends through Twilio's official library when TWILIO_* are set.
+
+A backend's `send` returns the provider's message id, raises SmsOptedOut when the provider says
+the recipient replied STOP (the patient is then marked opted out, and nothing is retried), and
+raises any other exception for a failure worth retrying.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+# What the locmem backend has "sent": (to, body) pairs, like django.core.mail.outbox.
+outbox: list[tuple[str, str]] = []
+_outbox_lock = threading.Lock()
+
+
+class SmsOptedOut(Exception):
+    """The provider refuses: the recipient has unsubscribed (replied STOP)."""
+
+
+class BaseSmsBackend:
+    def send(self, *, to: str, body: str) -> str:
+        raise NotImplementedError
+
+
+class ConsoleSmsBackend(BaseSmsBackend):
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+
+    def send(self, *, to: str, body: str) -> str:
+        self.stream.write(f"SMS to {to}:\n{body}\n{'-' * 79}\n")
+        self.stream.flush()
+        return ""
+
+
+class LocmemSmsBackend(BaseSmsBackend):
+    def send(self, *, to: str, body: str) -> str:
+        with _outbox_lock:
+            outbox.append((to, body))
+            return f"locmem-{len(outbox)}"
+
+
+# Twilio's error code for "the recipient has replied STOP" (Attempt to send to unsubscribed
+# recipient); https://www.twilio.com/docs/api/errors/21610
+TWILIO_UNSUBSCRIBED = 21610
+
+
+class TwilioSmsBackend(BaseSmsBackend):
+    def __init__(self):
+        if not (
+            settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER
+        ):
+            raise ImproperlyConfigured(
+                "TwilioSmsBackend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER"
+            )
+        from twilio.rest import Client
+
+        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+
+    def send(self, *, to: str, body: str) -> str:
+        from twilio.base.exceptions import TwilioRestException
+
+        try:
+            message = self.client.messages.create(
+                to=to, from_=settings.TWILIO_FROM_NUMBER, body=body
+            )
+        except TwilioRestException as error:
+            if error.code == TWILIO_UNSUBSCRIBED:
+                raise SmsOptedOut(str(error)) from error
+            raise
+        return message.sid
+
+
+def sms_backend() -> BaseSmsBackend:
+    return import_string(settings.SMS_BACKEND)()
