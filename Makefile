@@ -24,8 +24,8 @@ DEV_STAMP := $(VENV)/.stamp-requirements-dev
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 
-# The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py.
-BEAT_SCHEDULE := var/celerybeat-schedule
+# The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py. Beat
+# keeps its schedule in the database (django-celery-beat), so administrators see it in the admin.
 
 .PHONY: help venv install install-dev run test fuzz lint format clean distclean browser messages translations
 
@@ -60,8 +60,7 @@ run: install messages ## migrate, load demo data, run Celery worker + beat and t
 	@# plenty for one developer and keeps the machine quiet.
 	@$(CELERY) -A cmtracker worker --pool=solo --without-gossip --without-mingle --without-heartbeat \
 	    --loglevel=info --logfile=var/log/celery-worker.log & worker=$$!; \
-	 $(CELERY) -A cmtracker beat --schedule=$(BEAT_SCHEDULE) \
-	    --loglevel=info --logfile=var/log/celery-beat.log & beat=$$!; \
+	 $(CELERY) -A cmtracker beat --loglevel=info --logfile=var/log/celery-beat.log & beat=$$!; \
 	 trap 'kill $$worker $$beat 2>/dev/null || true; wait $$worker $$beat 2>/dev/null || true' EXIT; \
 	 trap 'exit 130' INT TERM; \
 	 echo "Celery worker and beat running (logs in var/log/). Ctrl-C stops everything."; \

@@ -149,3 +149,16 @@ def test_every_setting_the_stack_passes_is_read_by_the_settings(built_services):
         assert re.search(rf"""["']{name}["']""", settings_source), (
             f"{name} is set in docker-compose.yml but cmtracker/settings.py never reads it"
         )
+
+
+def test_exactly_one_process_runs_beat_so_no_schedule_fires_twice(built_services):
+    runs_beat = []
+    for name, service in built_services.items():
+        program, *args = argv(service["command"])
+        if program != "celery":
+            continue
+        _, subcommand = celery_app_and_subcommand(args)
+        if subcommand == "beat" or {"-B", "--beat"} & set(args):
+            runs_beat.append(name)
+            assert service.get("deploy", {}).get("replicas", 1) == 1, f"{name} is replicated"
+    assert runs_beat == ["beat"]
