@@ -68,7 +68,7 @@ def main() -> int:
     problem = postgres_problem()
     if problem is None:
         export("DATABASE_URL", POSTGRES_URL)
-        say("database  PostgreSQL at 127.0.0.1:5432 (tests use test_cmtracker)")
+        say("database  PostgreSQL at 127.0.0.1:5432 (test_cmtracker_* per run)")
     else:
         export("DATABASE_URL", None)
         say(f"database  SQLite; PostgreSQL not reachable ({problem})")

@@ -29,6 +29,18 @@ def _need(item, marker: str, available: bool, why: str) -> None:
         pytest.skip(why)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Each test run gets test databases of its own (test_cmtracker_gw0_<run>), so two runs on
+    one PostgreSQL server - a developer's and CI's - never drop each other's database."""
+    from django.conf import settings
+
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:8]
+    for db in settings.DATABASES.values():
+        test = db.setdefault("TEST", {})
+        test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{run}"
+
+
 @pytest.fixture(autouse=True)
 def _real_services(request):
     _need(
