@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from cmtracker.models import Clinic, Membership, User
+from cmtracker.models import Clinic, Membership, Notification, User
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,6 +39,18 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "clinic", "role"]
     list_filter = ["clinic", "role"]
     list_select_related = ["user", "clinic"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """The outbox, as the senders left it; staff send a failed message again from their
+    Notifications page, not from here."""
+
+    list_display = ["created_at", "kind", "channel", "clinic", "patient", "status", "attempts"]
+    list_filter = ["status", "kind", "channel", "clinic"]
+    list_select_related = ["clinic", "patient"]
+    search_fields = ["dedupe_key"]
+    date_hierarchy = "created_at"
 
 
 admin.site.site_header = "cmtracker"

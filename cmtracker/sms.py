@@ -56,11 +56,10 @@ TWILIO_UNSUBSCRIBED = 21610
 
 class TwilioSmsBackend(BaseSmsBackend):
     def __init__(self):
-        if not (
-            settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER
-        ):
+        if not twilio_configured():
             raise ImproperlyConfigured(
-                "TwilioSmsBackend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER"
+                "TwilioSmsBackend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                "TWILIO_FROM_NUMBER"
             )
         from twilio.rest import Client
 
@@ -78,6 +77,24 @@ class TwilioSmsBackend(BaseSmsBackend):
                 raise SmsOptedOut(str(error)) from error
             raise
         return message.sid
+
+
+def twilio_configured() -> bool:
+    return bool(
+        settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER
+    )
+
+
+def phone_digits(phone: str) -> str:
+    """Only the digits: "+1 (312) 555-0100" and "13125550100" are one number."""
+    return "".join(c for c in phone if c.isdigit())
+
+
+def same_phone(a: str, b: str) -> bool:
+    """One number, written with or without its country code ("+1 312..." and "312...")."""
+    a, b = phone_digits(a), phone_digits(b)
+    shorter, longer = sorted((a, b), key=len)
+    return len(shorter) >= 7 and longer.endswith(shorter) and len(longer) - len(shorter) <= 3
 
 
 def sms_backend() -> BaseSmsBackend:

@@ -1,0 +1,459 @@
+"""The outbox: a message is queued in the same transaction as its cause and sent once, later.
+
+- `notification_queue` / `notifications_queue_many` write rows inside the caller's transaction
+  (a repeated dedupe key is a silent no-op) and, after commit, hand the new ids to a Celery task.
+- `notifications_send` claims rows with one conditional UPDATE (so two workers never send one
+  message), sends each and marks it sent at once (so a worker killed mid-batch re-sends nothing
+  it sent, and leaves the rest to be claimed again when its lease lapses).
+- `notifications_send_due` is the sweep: whatever the tasks did not send (a broker outage, a
+  dead worker, a backoff that has run out) is sent by it, a minute late at most.
+- Failures go back to waiting with a growing backoff; after NOTIFICATION_MAX_ATTEMPTS they are
+  `failed`, and staff see them on the Notifications page and may send them again.
+
+Delays are `not_before` on the row, never a Celery ETA: Redis redelivers long ETAs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as monotonic_time
+import uuid
+from datetime import datetime, time, timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core import mail
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from cmtracker import sms
+from cmtracker.models import Clinic, Notification
+
+log = logging.getLogger(__name__)
+
+Status = Notification.Status
+
+# Ids per send task, and rows per claim.
+BATCH = 100
+# One sweep stops after this many batches or seconds (under the task's soft time limit of 60 s);
+# the next sweep a minute later carries on.
+SWEEP_MAX_BATCHES = 50
+SWEEP_MAX_SECONDS = 45
+BACKOFF_FIRST = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=1)
+ERROR_MAX_CHARS = 1000
+OPTED_OUT = "The patient has opted out of SMS (replied STOP)."
+
+
+# --- quiet hours ---------------------------------------------------------------------------------
+
+
+def quiet_hours_end_after(clinic: Clinic, moment: datetime) -> datetime:
+    """`moment` itself, or, when it falls in the clinic's quiet hours, the end of those hours.
+
+    Quiet hours are clinic-local wall-clock times and may cross midnight (21:00-08:00). The end is
+    built on the local calendar with zoneinfo, so it is 08:00 local on either side of a
+    daylight-saving change. Equal start and end mean no quiet hours.
+    """
+    start, end = clinic.quiet_hours_start, clinic.quiet_hours_end
+    if start == end:
+        return moment
+    local = moment.astimezone(clinic.tz)
+    at = local.time().replace(tzinfo=None)
+    if start < end:
+        if not start <= at < end:
+            return moment
+        end_day = local.date()
+    else:  # across midnight
+        if end <= at < start:
+            return moment
+        end_day = local.date() + timedelta(days=1) if at >= start else local.date()
+    return _local(clinic, end_day, end)
+
+
+def _local(clinic: Clinic, day, wall: time) -> datetime:
+    # A wall time that does not exist (skipped by a spring-forward change) is read with the
+    # offset before the change, which lands just after it: late by the gap, never early.
+    return datetime.combine(day, wall, tzinfo=clinic.tz)
+
+
+# --- queueing ------------------------------------------------------------------------------------
+
+
+def _row(
+    *,
+    clinic,
+    kind,
+    channel,
+    to,
+    body,
+    dedupe_key,
+    now,
+    subject="",
+    patient=None,
+    user=None,
+    not_before=None,
+    expires_at=None,
+) -> Notification:
+    not_before = not_before or now
+    if patient is not None:
+        # Patients are not woken at night; staff digests go when they are due.
+        not_before = quiet_hours_end_after(clinic, not_before)
+    return Notification(
+        clinic=clinic,
+        patient=patient,
+        user=user,
+        kind=kind,
+        channel=channel,
+        to=to,
+        subject=subject,
+        body=body,
+        dedupe_key=dedupe_key,
+        not_before=not_before,
+        expires_at=expires_at,
+    )
+
+
+def notification_queue(
+    *,
+    clinic: Clinic,
+    kind: str,
+    channel: str,
+    to: str,
+    body: str,
+    dedupe_key: str,
+    now: datetime,
+    subject: str = "",
+    patient=None,
+    user=None,
+    not_before: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> Notification | None:
+    """Write one message to the outbox, inside the caller's transaction; send it after commit.
+
+    `not_before` defaults to `now`; a message to a patient that would fall in the clinic's quiet
+    hours waits for their end. A dedupe key already queued returns None and changes nothing; the
+    caller's transaction carries on unharmed (the insert runs in a savepoint).
+    """
+    fields = dict(
+        clinic=clinic,
+        kind=kind,
+        channel=channel,
+        to=to,
+        body=body,
+        dedupe_key=dedupe_key,
+        subject=subject,
+        patient=patient,
+        user=user,
+        not_before=not_before,
+        expires_at=expires_at,
+    )
+    notification = _row(now=now, **fields)
+    if Notification.objects.filter(dedupe_key=notification.dedupe_key).exists():
+        return None
+    try:
+        with transaction.atomic():
+            notification.save(force_insert=True)
+    except IntegrityError:
+        # The same key, queued meanwhile by another transaction.
+        return None
+    _send_after_commit([notification.pk])
+    return notification
+
+
+def notifications_queue_many(rows: list[dict], *, now: datetime) -> int:
+    """Many `notification_queue`s in a few queries, for a fan-out; returns how many were new.
+
+    Keys already in the outbox (or twice in `rows`) are skipped; a key inserted concurrently by
+    another transaction is skipped by the database (ON CONFLICT DO NOTHING).
+    """
+    by_key: dict[str, Notification] = {}
+    for fields in rows:
+        notification = _row(now=now, **fields)
+        by_key.setdefault(notification.dedupe_key, notification)
+    if not by_key:
+        return 0
+    keys = list(by_key)
+    existing = set()
+    for i in range(0, len(keys), 1000):
+        existing.update(
+            Notification.objects.filter(dedupe_key__in=keys[i : i + 1000]).values_list(
+                "dedupe_key", flat=True
+            )
+        )
+    new = [n for key, n in by_key.items() if key not in existing]
+    if not new:
+        return 0
+    Notification.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    # ignore_conflicts leaves the new rows without their ids: read them back by key. A row another
+    # transaction inserted under one of these keys may be among them; sending it is harmless, as
+    # every send claims its row first.
+    ids: list[int] = []
+    new_keys = [n.dedupe_key for n in new]
+    for i in range(0, len(new_keys), 1000):
+        ids.extend(
+            Notification.objects.filter(dedupe_key__in=new_keys[i : i + 1000]).values_list(
+                "pk", flat=True
+            )
+        )
+    _send_after_commit(ids)
+    return len(ids)
+
+
+class _SendAfterCommit:
+    """The ids queued in one transaction, handed to send tasks in batches after it commits."""
+
+    def __init__(self):
+        self.ids: list[int] = []
+        self.done = False
+        # Registered once and found again by identity in the connection's on_commit list.
+        self.callback = self.enqueue
+
+    def enqueue(self) -> None:
+        from cmtracker import tasks
+
+        self.done = True
+        for i in range(0, len(self.ids), BATCH):
+            tasks.notifications_send.delay(self.ids[i : i + BATCH])
+
+
+def _send_after_commit(ids: list[int]) -> None:
+    """One on_commit callback per transaction, whatever the number of messages queued in it.
+
+    robust=True: a broker that is down must never fail the request that queued the message (it
+    has committed by then); the error is logged and the sweep sends the message later.
+    """
+    connection = transaction.get_connection()
+    pending = getattr(connection, "_outbox_after_commit", None)
+    # Django drops the callbacks of a transaction that rolled back: then start afresh.
+    if (
+        pending is None
+        or pending.done
+        or not any(callback == pending.callback for _, callback, _ in connection.run_on_commit)
+    ):
+        pending = _SendAfterCommit()
+        connection._outbox_after_commit = pending
+        pending.ids.extend(ids)
+        transaction.on_commit(pending.callback, robust=True)
+        return
+    pending.ids.extend(ids)
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed try: 1, 2, 4... minutes, an hour at most."""
+    doublings = min(max(attempts - 1, 0), 12)  # 2**12 minutes is past the cap already
+    return min(BACKOFF_FIRST * 2**doublings, BACKOFF_MAX)
+
+
+def _claimable(now: datetime) -> Q:
+    due = Q(status=Status.PENDING, not_before__lte=now) & (
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    # Claimed by a worker that died before finishing: its lease has lapsed.
+    abandoned = Q(status=Status.SENDING, claimed_at__lt=now - settings.NOTIFICATION_CLAIM_LEASE)
+    return due | abandoned
+
+
+def _claim(candidates, *, now: datetime, token: str) -> list[Notification]:
+    """Claim with one conditional UPDATE, then read back what this token won.
+
+    On PostgreSQL a concurrent claim of the same row waits for the first, re-checks the status
+    (now `sending`, freshly claimed) and skips it: exactly one claimant wins each row.
+    """
+    claimed = (
+        Notification.objects.filter(pk__in=candidates)
+        .filter(_claimable(now))
+        .update(
+            status=Status.SENDING,
+            claim_token=token,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return []
+    return list(
+        Notification.objects.filter(claim_token=token, status=Status.SENDING)
+        .select_related("patient")
+        .order_by("not_before", "pk")
+    )
+
+
+def _expire(queryset, now: datetime) -> int:
+    """Reminders past their time (after closing, say) are not sent late; they become `expired`."""
+    lease = settings.NOTIFICATION_CLAIM_LEASE
+    return queryset.filter(
+        Q(status=Status.PENDING) | Q(status=Status.SENDING, claimed_at__lt=now - lease),
+        expires_at__lte=now,
+    ).update(status=Status.EXPIRED)
+
+
+def notifications_send(*, ids: list[int], now: datetime | None = None) -> int:
+    """Send these messages if they are due and nobody else has them; returns how many were sent."""
+    now = now or timezone.now()
+    _expire(Notification.objects.filter(pk__in=ids), now)
+    return _send_claimed(_claim(list(ids), now=now, token=uuid.uuid4().hex), now=now)
+
+
+def notifications_send_due(
+    *, now: datetime | None = None, max_seconds: float = SWEEP_MAX_SECONDS
+) -> int:
+    """The sweep: claim due messages a batch at a time and send them, until none are left or this
+    run has had its share of time; returns how many were sent."""
+    now = now or timezone.now()
+    _expire(Notification.objects.all(), now)
+    started = monotonic_time.monotonic()
+    sent = 0
+    for _ in range(SWEEP_MAX_BATCHES):
+        due = Notification.objects.filter(_claimable(now)).order_by("not_before", "pk")
+        batch = _claim(due.values("pk")[:BATCH], now=now, token=uuid.uuid4().hex)
+        if not batch:
+            # Nothing won: either nothing is due, or another sweep took this batch first.
+            if not due.exists():
+                break
+            continue
+        sent += _send_claimed(batch, now=now)
+        if monotonic_time.monotonic() - started > max_seconds:
+            break
+    return sent
+
+
+class _Channels:
+    """One batch's SMS backend and email connection, each opened when first needed."""
+
+    def __init__(self):
+        self._sms = None
+        self._email = None
+
+    def send(self, notification: Notification) -> str:
+        """Send through the notification's channel; the provider's message id, if any."""
+        if notification.channel == Notification.Channel.SMS:
+            if self._sms is None:
+                self._sms = sms.sms_backend()
+            return self._sms.send(to=notification.to, body=notification.body) or ""
+        if self._email is None:
+            self._email = mail.get_connection()
+        mail.EmailMessage(
+            subject=notification.subject,
+            body=notification.body,
+            to=[notification.to],
+            connection=self._email,
+        ).send()
+        return ""
+
+    def close(self) -> None:
+        if self._email is not None:
+            self._email.close()
+
+
+def _send_claimed(batch: list[Notification], *, now: datetime) -> int:
+    sent = 0
+    channels = _Channels()
+    try:
+        for position, notification in enumerate(batch):
+            try:
+                sent += _send_one(notification, channels, now=now)
+            except SoftTimeLimitExceeded:
+                # Out of time: what this batch has not reached waits for the next send or sweep.
+                _release(batch[position:])
+                raise
+    finally:
+        channels.close()
+    return sent
+
+
+def _mine(notification: Notification):
+    return Notification.objects.filter(
+        pk=notification.pk, claim_token=notification.claim_token, status=Status.SENDING
+    )
+
+
+def _release(rows: list[Notification]) -> None:
+    Notification.objects.filter(
+        pk__in=[n.pk for n in rows], claim_token__in={n.claim_token for n in rows}
+    ).filter(status=Status.SENDING).update(status=Status.PENDING, claim_token="", claimed_at=None)
+
+
+def _send_one(notification: Notification, channels: _Channels, *, now: datetime) -> int:
+    patient = notification.patient
+    if (
+        notification.channel == Notification.Channel.SMS
+        and patient is not None
+        and patient.sms_opted_out_at is not None
+    ):
+        _mine(notification).update(status=Status.CANCELLED, last_error=OPTED_OUT)
+        return 0
+    try:
+        provider_id = channels.send(notification)
+    except sms.SmsOptedOut as error:
+        _opted_out(notification, error, now=now)
+        return 0
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as error:  # noqa: BLE001 - any provider failure is retried, then shown to staff
+        _failed(notification, error, now=now)
+        return 0
+    # Marked at once, row by row: a worker killed later in the batch re-sends none of these.
+    _mine(notification).update(status=Status.SENT, sent_at=now, provider_id=provider_id)
+    return 1
+
+
+def _error_text(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:ERROR_MAX_CHARS]
+
+
+def _failed(notification: Notification, error: Exception, *, now: datetime) -> None:
+    gave_up = notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
+    log.warning(
+        "notification %s attempt %s failed%s: %s",
+        notification.pk,
+        notification.attempts,
+        " (giving up)" if gave_up else "",
+        _error_text(error),
+    )
+    if gave_up:
+        _mine(notification).update(status=Status.FAILED, last_error=_error_text(error))
+    else:
+        _mine(notification).update(
+            status=Status.PENDING,
+            not_before=now + backoff(notification.attempts),
+            claim_token="",
+            last_error=_error_text(error),
+        )
+
+
+def _opted_out(notification: Notification, error: Exception, *, now: datetime) -> None:
+    """The provider says the recipient replied STOP: nothing more is sent to them by SMS."""
+    _mine(notification).update(status=Status.CANCELLED, last_error=_error_text(error))
+    if notification.patient_id is not None:
+        patients = type(notification.patient)._default_manager
+        patients.filter(pk=notification.patient_id, sms_opted_out_at__isnull=True).update(
+            sms_opted_out_at=now
+        )
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+def notification_retry(*, notification: Notification, actor, now: datetime | None = None) -> bool:
+    """Staff send a failed message again: it waits to be sent now, its attempts and last error
+    kept for the record. Returns False when it is no longer failed (a double click)."""
+    now = now or timezone.now()
+    changed = Notification.objects.filter(pk=notification.pk, status=Status.FAILED).update(
+        status=Status.PENDING, not_before=now, claim_token="", claimed_at=None
+    )
+    if not changed:
+        return False
+    log.info(
+        "notification %s (%s) sent again by user %s after %s attempts",
+        notification.pk,
+        notification.kind,
+        actor.pk,
+        notification.attempts,
+    )
+    _send_after_commit([notification.pk])
+    return True
