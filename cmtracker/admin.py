@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from cmtracker.models import Clinic, Membership, Notification, User
+from cmtracker.models import AuditEvent, Clinic, Membership, Notification, User
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -51,6 +51,17 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_select_related = ["clinic", "patient"]
     search_fields = ["dedupe_key"]
     date_hierarchy = "created_at"
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit log: append-only, here as everywhere."""
+
+    list_display = ["at", "actor_label", "action", "object_type", "object_id", "patient", "ip"]
+    list_filter = ["action", "object_type", "clinic"]
+    list_select_related = ["patient"]
+    search_fields = ["actor_label", "object_id", "path"]
+    date_hierarchy = "at"
 
 
 admin.site.site_header = "cmtracker"

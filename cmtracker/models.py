@@ -179,7 +179,9 @@ class Notification(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     not_before = models.DateTimeField(help_text=_("Not sent earlier (quiet hours, backoff)."))
     expires_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("Not sent later: a reminder after closing time is noise.")
+        null=True,
+        blank=True,
+        help_text=_("Not sent later: a reminder after closing time is noise."),
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     claim_token = models.CharField(max_length=32, blank=True)
@@ -204,3 +206,62 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.to} ({self.get_status_display()})"
+
+
+class AuditEvent(models.Model):
+    """Who read or changed which record, when and from where: an accounting of disclosures.
+
+    Append-only: the database refuses UPDATE and DELETE (migration 0003), the model refuses to
+    save twice or delete, and the admin shows it read-only. Accounts are deactivated, never
+    deleted, so `actor` is PROTECT.
+    """
+
+    class Action(models.TextChoices):
+        READ = "read", _("Read")
+        CREATE = "create", _("Created")
+        CHANGE = "change", _("Changed")
+        DELETE = "delete", _("Deleted")
+        EXPORT = "export", _("Exported")
+
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor_label = models.CharField(
+        max_length=150, help_text=_("The username then, or 'system' for a scheduled task.")
+    )
+    clinic = models.ForeignKey(Clinic, null=True, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    action = models.CharField(max_length=8, choices=Action.choices)
+    object_type = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=40, blank=True)
+    changes = models.JSONField(
+        default=dict, blank=True, help_text=_("For a change: each field's old and new value.")
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    method = models.CharField(max_length=8, blank=True)
+    path = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "-at"], name="audit_by_patient"),
+            models.Index(fields=["clinic", "-at"], name="audit_by_clinic"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("audit events are append-only")

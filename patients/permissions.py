@@ -9,6 +9,7 @@ from django.contrib.auth.mixins import AccessMixin
 from django.db.models import QuerySet
 from django.http import Http404
 
+from cmtracker import audit
 from cmtracker.models import Clinic, Membership
 from patients.models import Patient
 
@@ -57,6 +58,8 @@ def patient_get_or_404(user, pk) -> Patient:
     )
     if patient is None:
         raise Http404("No such patient")
+    # Every patient page and API resource comes through here: a staff reader is logged.
+    audit.disclosed([patient.pk])
     return patient
 
 

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cmtracker import audit
 from patients.models import (
     Attendance,
     Correction,
@@ -96,8 +97,10 @@ def specimen_create(
         recorded_by=recorded_by,
         idempotency_key=idempotency_key or None,
     )
-    SpecimenResult.objects.bulk_create(
-        SpecimenResult(specimen=specimen, substance=s, result=r) for s, r in results.items()
+    audit.created(
+        SpecimenResult.objects.bulk_create(
+            SpecimenResult(specimen=specimen, substance=s, result=r) for s, r in results.items()
+        )
     )
     return specimen
 
@@ -136,8 +139,10 @@ def specimen_change(
     specimen.notes = notes
     specimen.save()
     specimen.results.all().delete()
-    SpecimenResult.objects.bulk_create(
-        SpecimenResult(specimen=specimen, substance=s, result=r) for s, r in results.items()
+    audit.created(
+        SpecimenResult.objects.bulk_create(
+            SpecimenResult(specimen=specimen, substance=s, result=r) for s, r in results.items()
+        )
     )
     return Correction.objects.create(
         specimen=specimen,

@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.views.generic import TemplateView
 
+from cmtracker import audit
 from patients.forms import NOT_ENROLLED, PatientFilterForm
 from patients.models import Enrollment
 from patients.permissions import StaffRequiredMixin, patients_visible_to, staff_clinic_ids
@@ -58,6 +59,7 @@ class PatientListView(StaffRequiredMixin, TemplateView):
                 patients = patients.filter(enrollment_status=data["status"])
         page = Paginator(patients, PER_PAGE).get_page(self.request.GET.get("page"))
         rows = list(page.object_list)
+        audit.disclosed(patient.pk for patient in rows)
         for patient in rows:
             status = patient.enrollment_status
             patient.status_label = Enrollment.Status(status).label if status else ""

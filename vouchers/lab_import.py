@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cmtracker import audit
 from cmtracker.models import Clinic
 from patients import services as clinical
 from patients.models import Enrollment, Patient, Specimen, SpecimenResult, Substance
@@ -431,7 +432,8 @@ def _write(rows: list[ImportRow], actor) -> None:
         ],
         batch_size=1000,
     )
-    SpecimenResult.objects.bulk_create(
+    audit.created(specimens)
+    results = SpecimenResult.objects.bulk_create(
         [
             SpecimenResult(specimen=specimen, substance=substance, result=result)
             for specimen, row in zip(specimens, rows, strict=True)
@@ -439,5 +441,6 @@ def _write(rows: list[ImportRow], actor) -> None:
         ],
         batch_size=2000,
     )
+    audit.created(results)
     for row in rows:
         row.status = WRITTEN

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from cmtracker import audit
 from patients.models import Enrollment, Patient
 from vouchers import engine
 from vouchers.models import CatalogItem, LedgerEntry, PrizeDraw, PrizeTier, StockMovement
@@ -211,8 +212,8 @@ def draws_run(
                         idempotency_key=f"{idempotency_key}:{n}" if idempotency_key else None,
                     )
                 )
-            PrizeDraw.objects.bulk_create(draws)
-            LedgerEntry.objects.bulk_create(
+            audit.created(PrizeDraw.objects.bulk_create(draws))
+            drawn = LedgerEntry.objects.bulk_create(
                 LedgerEntry(
                     patient=patient,
                     enrollment=enrollment,
@@ -223,6 +224,7 @@ def draws_run(
                 )
                 for draw in draws
             )
+            audit.created(drawn)
             wallet.draws_available -= count
             wallet.save()
             return draws

@@ -19,6 +19,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cmtracker import audit
 from cmtracker.models import Clinic
 from patients.models import Patient
 from vouchers.models import (
@@ -292,7 +293,7 @@ def redemption_request(
                 requested_by=requested_by,
                 idempotency_key=idempotency_key or None,
             )
-            RedemptionLine.objects.bulk_create(
+            lines = RedemptionLine.objects.bulk_create(
                 RedemptionLine(
                     redemption=redemption,
                     item=catalog[i],
@@ -301,6 +302,7 @@ def redemption_request(
                 )
                 for i, q in wanted.items()
             )
+            audit.created(lines)
             LedgerEntry.objects.create(
                 patient=patient,
                 kind=LedgerEntry.Kind.REDEEM,

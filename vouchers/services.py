@@ -17,6 +17,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cmtracker import audit
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine
@@ -233,7 +234,7 @@ def enrollment_settle(*, enrollment: Enrollment, actor=None) -> Settlement:
         ordered = sorted((k for k, d in diffs.items() if d), key=lambda k: (diffs[k] < 0, k))
         entries = [_settlement_entry(wallet, enrollment, k, diffs[k], actor) for k in ordered]
         if entries:
-            LedgerEntry.objects.bulk_create(entries)
+            audit.created(LedgerEntry.objects.bulk_create(entries))
             wallet.save()
         return Settlement(enrollment=enrollment, result=result, posted=entries, wallet=wallet)
 

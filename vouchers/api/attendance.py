@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from patients.models import Attendance
 from patients.permissions import patients_visible_to
 from vouchers import services
-from vouchers.api.access import StaffWritesOnly, VisiblePatientField
+from vouchers.api.access import AuditedReads, StaffWritesOnly, VisiblePatientField
 from vouchers.api.filters import EnrollmentRecordFilter, IsoDateTimeFilter
 from vouchers.api.recorded import AwardSerializer, award_data
 
@@ -59,8 +59,12 @@ class AttendanceFilter(EnrollmentRecordFilter):
         fields = ["session_kind", "status"]
 
 
-class AttendanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AttendanceViewSet(
+    AuditedReads, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Staff record sessions; a patient caller reads their own."""
+
+    audit_patient = "enrollment.patient_id"
 
     serializer_class = AttendanceSerializer
     permission_classes = [StaffWritesOnly]

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from cmtracker.models import Clinic, User
 from patients.models import Patient
 from patients.permissions import patient_get_or_404, patients_visible_to, staff_clinic_ids
-from vouchers.api.access import StaffWritesOnly
+from vouchers.api.access import AuditedReads, StaffWritesOnly
 from vouchers.api.filters import IsoDateTimeFilter
 from vouchers.models import LedgerEntry, Redemption
 from vouchers.selectors import reward_summary
@@ -131,6 +131,7 @@ class LedgerFilter(filters.FilterSet):
 
 
 class PatientViewSet(
+    AuditedReads,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -139,6 +140,7 @@ class PatientViewSet(
 ):
     """A patient caller sees only themself; staff see their clinics' patients; staff write."""
 
+    audit_patient = "pk"
     serializer_class = PatientSerializer
     permission_classes = [StaffWritesOnly]
     filterset_class = PatientFilter

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from patients.permissions import is_staff_member, own_patient, patients_visible_to
 from vouchers import redemptions
-from vouchers.api.access import StaffWritesOnly, VisiblePatientField
+from vouchers.api.access import AuditedReads, StaffWritesOnly, VisiblePatientField
 from vouchers.api.filters import IsoDateTimeFilter
 from vouchers.models import Redemption, RedemptionLine
 
@@ -116,7 +116,9 @@ class ConflictSerializer(serializers.Serializer):
 CONFLICT = OpenApiResponse(ConflictSerializer)
 
 
-class RedemptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RedemptionViewSet(
+    AuditedReads, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """A patient caller sees and asks for their own; staff see their clinics' and decide."""
 
     serializer_class = RedemptionSerializer

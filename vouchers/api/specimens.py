@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from patients.models import Specimen, SpecimenResult
 from patients.permissions import patients_visible_to
 from vouchers import services
-from vouchers.api.access import StaffWritesOnly, VisiblePatientField
+from vouchers.api.access import AuditedReads, StaffWritesOnly, VisiblePatientField
 from vouchers.api.filters import EnrollmentRecordFilter, IsoDateTimeFilter
 from vouchers.api.recorded import AwardSerializer, award_data, notes_as_reason
 
@@ -96,8 +96,12 @@ def recorded_body(recorded: services.Recorded) -> dict:
     return {"specimen": SpecimenSerializer(specimen).data, **award_data(recorded)}
 
 
-class SpecimenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SpecimenViewSet(
+    AuditedReads, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Staff record and correct; a patient caller reads their own tests."""
+
+    audit_patient = "enrollment.patient_id"
 
     serializer_class = SpecimenSerializer
     permission_classes = [StaffWritesOnly]

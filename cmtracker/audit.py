@@ -1,0 +1,221 @@
+"""The audit log: every read of a patient's record by staff and every write of a clinical, ledger,
+redemption or catalog record, with who, when, from where, and old and new values.
+
+- Requests: AuditMiddleware keeps the request in a context variable, so a write deep inside a
+  service knows its actor and address without every service taking them as arguments. It also
+  writes, after the response, one READ event per patient whose record the request disclosed to a
+  staff member (views and API views say which, through `disclosed`).
+- Writes: the apps register their models (`register` in their AppConfig.ready); a save writes a
+  CREATE or CHANGE event with the changed fields' old and new values, in the same transaction as
+  the write. Bulk writes, which send no signals, call `created` themselves.
+- Scheduled tasks write as 'system'.
+
+cmtracker imports neither patients nor vouchers: they tell it how to find a record's clinic and
+patient when they register.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models.signals import post_save, pre_save
+from django.utils import timezone
+
+from cmtracker.models import AuditEvent
+
+SYSTEM = "system"
+# Values never written to the log.
+SECRET_FIELDS = {"password", "key", "token", "secret"}
+
+
+@dataclass
+class _Context:
+    request: object | None = None
+    disclosed: set[int] = field(default_factory=set)
+
+
+_context: contextvars.ContextVar[_Context | None] = contextvars.ContextVar(
+    "cmtracker_audit", default=None
+)
+
+
+def _client_ip(request) -> str | None:
+    # REMOTE_ADDR only: behind the production proxy set it from X-Forwarded-For there (gunicorn's
+    # --forwarded-allow-ips), never trust a header a client can send.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _who(request) -> tuple[object | None, str]:
+    user = getattr(request, "user", None) if request is not None else None
+    if user is not None and user.is_authenticated:
+        return user, user.get_username()
+    if request is not None:
+        return None, "anonymous"
+    return None, SYSTEM
+
+
+def _event(*, action, object_type, object_id="", clinic_id=None, patient_id=None, changes=None):
+    context = _context.get()
+    request = context.request if context else None
+    actor, label = _who(request)
+    return AuditEvent(
+        at=timezone.now(),
+        actor=actor,
+        actor_label=label,
+        clinic_id=clinic_id,
+        patient_id=patient_id,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        changes=changes or {},
+        ip=_client_ip(request) if request is not None else None,
+        method=request.method if request is not None else "",
+        path=request.get_full_path()[:400] if request is not None else "",
+    )
+
+
+def record(**kwargs) -> AuditEvent:
+    """Write one event now (an export, a read outside a request)."""
+    event = _event(**kwargs)
+    event.save()
+    return event
+
+
+def disclosed(patient_ids: Iterable[int]) -> None:
+    """This request showed these patients' records; the middleware logs the reads after the
+    response, if the reader is staff. Outside a request it does nothing."""
+    context = _context.get()
+    if context is not None:
+        context.disclosed.update(pk for pk in patient_ids if pk is not None)
+
+
+class AuditMiddleware:
+    """After AuthenticationMiddleware. DRF authenticates a token inside the view and then sets
+    request.user, so the actor is read when an event is written, not when the request arrives."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        context = _Context(request=request)
+        token = _context.set(context)
+        try:
+            response = self.get_response(request)
+            if context.disclosed and response.status_code < 400 and _is_staff(request):
+                _log_reads(request, context.disclosed)
+            return response
+        finally:
+            _context.reset(token)
+
+
+def _is_staff(request) -> bool:
+    user = getattr(request, "user", None)
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and (user.is_staff or user.is_superuser or user.is_staff_member)
+    )
+
+
+def _log_reads(request, patient_ids: set[int]) -> None:
+    from django.apps import apps
+
+    patient_model = apps.get_model("patients", "Patient")
+    clinics = dict(patient_model.objects.filter(pk__in=patient_ids).values_list("pk", "clinic_id"))
+    AuditEvent.objects.bulk_create(
+        [
+            _event(
+                action=AuditEvent.Action.READ,
+                object_type="patient",
+                object_id=pk,
+                clinic_id=clinics.get(pk),
+                patient_id=pk,
+            )
+            for pk in sorted(patient_ids)
+            if pk in clinics
+        ]
+    )
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+Locate = Callable[[models.Model], tuple[int | None, int | None]]
+_registry: dict[type[models.Model], Locate] = {}
+
+
+def _values(instance: models.Model) -> dict:
+    values = {}
+    for f in instance._meta.concrete_fields:
+        if f.name in SECRET_FIELDS:
+            continue
+        value = getattr(instance, f.attname)
+        values[f.name] = value.name if isinstance(f, models.FileField) else value
+    # JSON-safe (dates, decimals, times) and comparable with what was read back.
+    return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
+
+
+def _label(model: type[models.Model]) -> str:
+    return model._meta.model_name
+
+
+def _before_save(sender, instance, raw=False, **kwargs):
+    if raw or instance.pk is None or instance._state.adding:
+        instance._audit_before = None
+        return
+    old = sender._base_manager.filter(pk=instance.pk).first()
+    instance._audit_before = _values(old) if old is not None else None
+
+
+def _after_save(sender, instance, created, raw=False, **kwargs):
+    if raw:
+        return
+    clinic_id, patient_id = _registry[sender](instance)
+    after = _values(instance)
+    before = getattr(instance, "_audit_before", None)
+    if created or before is None:
+        action, changes = AuditEvent.Action.CREATE, {k: [None, v] for k, v in after.items()}
+    else:
+        changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+        if not changes:
+            return
+        action = AuditEvent.Action.CHANGE
+    _event(
+        action=action,
+        object_type=_label(sender),
+        object_id=instance.pk,
+        clinic_id=clinic_id,
+        patient_id=patient_id,
+        changes=changes,
+    ).save()
+
+
+def register(model: type[models.Model], locate: Locate) -> None:
+    """Log every save of `model`. `locate(instance)` returns (clinic_id, patient_id)."""
+    _registry[model] = locate
+    uid = f"cmtracker-audit-{model._meta.label_lower}"
+    pre_save.connect(_before_save, sender=model, dispatch_uid=uid + "-pre")
+    post_save.connect(_after_save, sender=model, dispatch_uid=uid + "-post")
+
+
+def created(objects: Iterable[models.Model]) -> None:
+    """Log records written by bulk_create (which sends no signals), in one query."""
+    events = []
+    for instance in objects:
+        model = type(instance)
+        clinic_id, patient_id = _registry[model](instance)
+        events.append(
+            _event(
+                action=AuditEvent.Action.CREATE,
+                object_type=_label(model),
+                object_id=instance.pk,
+                clinic_id=clinic_id,
+                patient_id=patient_id,
+                changes={k: [None, v] for k, v in _values(instance).items()},
+            )
+        )
+    AuditEvent.objects.bulk_create(events)

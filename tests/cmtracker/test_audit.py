@@ -1,0 +1,239 @@
+"""The audit log: each way a patient's record is read by staff or written leaves a row saying who,
+what, when and from where; the rows cannot be changed or removed; the clinic's administrators read
+and export a patient's trail, and the export is itself logged."""
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from django.contrib import admin
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
+
+from cmtracker.models import AuditEvent
+from patients.models import Specimen
+from tests.api.conftest import client_for
+from tests.conftest import at
+from tests.factories import PatientFactory
+from tests.vouchers.test_views_patient import correction_data
+from vouchers import services
+from vouchers.models import CatalogItem, LedgerEntry
+
+MON, WED = date(2026, 1, 5), date(2026, 1, 7)
+
+
+def events(**filters):
+    return list(AuditEvent.objects.filter(**filters).order_by("id"))
+
+
+def record(patient, day, results=None, by=None):
+    return services.specimen_record(
+        patient=patient,
+        collected_at=at(patient.clinic, day),
+        results=results or {"cocaine": "negative"},
+        recorded_by=by,
+    ).specimen
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+def test_a_counselor_opening_a_patient_page_is_logged_with_who_when_and_from_where(
+    client, counselor, patient, enrollment
+):
+    client.force_login(counselor)
+    response = client.get(reverse("patient-detail", args=[patient.pk]), REMOTE_ADDR="10.1.2.3")
+
+    assert response.status_code == 200
+    [read] = events(action="read")
+    assert (read.actor, read.actor_label, read.patient) == (counselor, "casey", patient)
+    assert read.ip == "10.1.2.3"
+    assert read.method == "GET"
+    assert read.path == reverse("patient-detail", args=[patient.pk])
+    assert read.clinic == patient.clinic
+
+
+def test_a_page_that_fails_logs_no_read(client, counselor, other_clinic):
+    stranger = PatientFactory(clinic=other_clinic)
+    client.force_login(counselor)
+
+    response = client.get(reverse("patient-detail", args=[stranger.pk]))
+
+    assert response.status_code == 404
+    assert not events(action="read")
+
+
+def test_a_patient_reading_their_own_portal_is_not_a_disclosure(client, patient_user, enrollment):
+    client.force_login(patient_user)
+    assert client.get(reverse("portal")).status_code == 200
+    assert not events(action="read")
+
+
+def test_an_api_list_logs_a_read_of_each_patient_on_the_page(
+    counselor, patient, other_patient, enrollment
+):
+    other_enrollment = other_patient.enrollments.create(
+        protocol=enrollment.protocol, start_date=MON
+    )
+    record(patient, MON)
+    record(other_patient, MON)
+    assert other_enrollment.specimens.exists()
+
+    response = client_for(counselor).get("/api/v1/specimens/", REMOTE_ADDR="10.9.9.9")
+
+    assert response.status_code == 200
+    reads = events(action="read")
+    assert {e.patient for e in reads} == {patient, other_patient}
+    assert {(e.actor, e.ip) for e in reads} == {(counselor, "10.9.9.9")}
+
+
+def test_an_api_retrieve_by_token_names_the_token_user(counselor, patient):
+    response = client_for(counselor).get(f"/api/v1/patients/{patient.pk}/")
+
+    assert response.status_code == 200
+    [read] = events(action="read")
+    assert (read.actor, read.patient) == (counselor, patient)
+
+
+# --- writes ---------------------------------------------------------------------------------------
+
+
+def test_recording_a_test_logs_the_specimen_its_results_and_the_ledger_entries(
+    client, counselor, patient, enrollment
+):
+    record(patient, MON, by=counselor)
+
+    created = {e.object_type for e in events(action="create", patient=patient)}
+    assert {"specimen", "specimenresult", "ledgerentry"} <= created
+    ledger = events(action="create", object_type="ledgerentry")
+    assert [e.changes["amount_cents"][1] for e in ledger] == [250]
+    assert all(e.actor_label == "system" for e in ledger)  # no request: a service called directly
+
+
+def test_a_correction_logs_the_old_and_new_values(client, counselor, patient, enrollment):
+    record(patient, MON, by=counselor)
+    positive = record(patient, WED, {"cocaine": "positive"}, by=counselor)
+    client.force_login(counselor)
+
+    client.post(
+        reverse("specimen-correct", args=[positive.pk]),
+        correction_data(positive),
+        REMOTE_ADDR="10.0.0.7",
+    )
+
+    [change] = events(action="change", object_type="specimen")
+    assert change.changes["outcome"] == [Specimen.Outcome.POSITIVE, Specimen.Outcome.NEGATIVE]
+    assert (change.actor, change.ip, change.patient) == (counselor, "10.0.0.7", patient)
+    assert "notes" not in change.changes  # unchanged fields are not listed
+
+
+def test_a_catalog_change_is_logged_against_the_clinic(client, clinic_admin, clinic):
+    item = CatalogItem.objects.create(clinic=clinic, name="Bus pass", price_cents=500, stock=3)
+    item.price_cents = 600
+    item.save()
+
+    change = events(action="change", object_type="catalogitem")[0]
+    assert change.changes == {"price_cents": [500, 600]}
+    assert change.clinic == clinic
+
+
+# --- append-only ----------------------------------------------------------------------------------
+
+
+def test_an_audit_event_cannot_be_saved_again_or_deleted_through_the_model(counselor, patient):
+    client_for(counselor).get(f"/api/v1/patients/{patient.pk}/")
+    event = AuditEvent.objects.get(action="read")
+
+    event.actor_label = "someone else"
+    with pytest.raises(ValueError, match="append-only"):
+        event.save()
+    with pytest.raises(ValueError, match="append-only"):
+        event.delete()
+    assert AuditEvent.objects.get(action="read").actor_label == "casey"
+
+
+def test_the_database_refuses_to_update_an_audit_event(counselor, patient):
+    client_for(counselor).get(f"/api/v1/patients/{patient.pk}/")
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.update(actor_label="someone else")
+    assert AuditEvent.objects.get(action="read").actor_label == "casey"
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_to_delete_an_audit_event(counselor, patient):
+    client_for(counselor).get(f"/api/v1/patients/{patient.pk}/")
+
+    before = AuditEvent.objects.count()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM cmtracker_auditevent")
+    assert AuditEvent.objects.count() == before
+
+
+def test_the_admin_shows_audit_events_and_changes_none(rf, admin_user):
+    model_admin = admin.site._registry[AuditEvent]
+    request = rf.get("/")
+    request.user = admin_user
+
+    assert model_admin.has_view_permission(request)
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
+
+
+# --- the trail ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("clinic_admin", 200),
+        ("counselor", 403),
+        ("other_counselor", 404),
+        ("patient_user", 404),
+    ],
+)
+def test_only_the_clinics_administrators_read_a_patients_trail(
+    client, request, patient, who, status
+):
+    client.force_login(request.getfixturevalue(who))
+    for name in ("patient-audit", "patient-audit-export"):
+        assert client.get(reverse(name, args=[patient.pk])).status_code == status
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in(client, patient):
+    response = client.get(reverse("patient-audit", args=[patient.pk]))
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+def test_the_trail_lists_who_read_and_changed_the_record(
+    client, counselor, clinic_admin, patient, enrollment
+):
+    client.force_login(counselor)
+    client.get(reverse("patient-detail", args=[patient.pk]))
+    client.force_login(clinic_admin)
+
+    page = client.get(reverse("patient-audit", args=[patient.pk])).content.decode()
+
+    assert "casey" in page
+    assert f"Read patient #{patient.pk}" in page
+
+
+def test_the_export_is_a_csv_of_the_trail_and_is_itself_logged(
+    client, counselor, clinic_admin, patient, enrollment
+):
+    record(patient, MON, by=counselor)
+    client.force_login(clinic_admin)
+
+    response = client.get(reverse("patient-audit-export", args=[patient.pk]))
+
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:3] == ["time", "who", "action"]
+    assert {"specimen", "ledgerentry"} <= {row[3] for row in rows[1:]}
+    [export] = events(action="export")
+    assert (export.actor, export.patient) == (clinic_admin, patient)
+    assert LedgerEntry.objects.filter(patient=patient).exists()
