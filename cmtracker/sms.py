@@ -54,6 +54,11 @@ class LocmemSmsBackend(BaseSmsBackend):
 TWILIO_UNSUBSCRIBED = 21610
 
 
+# Seconds to wait for Twilio before the send counts as failed (and is retried later): a hung
+# connection must not hold a worker's whole batch.
+TWILIO_TIMEOUT = 15
+
+
 class TwilioSmsBackend(BaseSmsBackend):
     def __init__(self):
         if not twilio_configured():
@@ -61,19 +66,25 @@ class TwilioSmsBackend(BaseSmsBackend):
                 "TwilioSmsBackend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
                 "TWILIO_FROM_NUMBER"
             )
+        from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=TwilioHttpClient(timeout=TWILIO_TIMEOUT),
+        )
 
     def send(self, *, to: str, body: str) -> str:
-        from twilio.base.exceptions import TwilioRestException
+        from twilio.base.exceptions import TwilioException
 
         try:
             message = self.client.messages.create(
                 to=to, from_=settings.TWILIO_FROM_NUMBER, body=body
             )
-        except TwilioRestException as error:
-            if error.code == TWILIO_UNSUBSCRIBED:
+        except TwilioException as error:
+            # Both of the library's error shapes (legacy and RFC 9457) carry Twilio's code.
+            if getattr(error, "code", None) == TWILIO_UNSUBSCRIBED:
                 raise SmsOptedOut(str(error)) from error
             raise
         return message.sid
