@@ -32,7 +32,10 @@ def front_desk(clinic, counselor, higgins):
     rosa = PatientFactory(clinic=clinic, first_name="Rosa", last_name="Hernández",
                           primary_counselor=counselor)  # fmt: skip
     for patient in (maria, rosa):
-        EnrollmentFactory(patient=patient, protocol=higgins, start_date=start)
+        # Every weekday offered, so day 0, 2, 4 are test days whatever weekday today is.
+        EnrollmentFactory(
+            patient=patient, protocol=higgins, start_date=start, test_weekdays=list(range(7))
+        )
     services.specimen_record(
         patient=rosa, collected_at=at(clinic, start), results={"cocaine": "negative"}
     )

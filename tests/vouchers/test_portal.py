@@ -189,7 +189,10 @@ def test_upcoming_test_days_are_the_next_scheduled_days_of_the_enrollment(
 
 def test_todays_test_day_is_no_longer_upcoming_once_tested(signed_in, patient, higgins):
     today = clinic_today(patient.clinic)
-    EnrollmentFactory(patient=patient, protocol=higgins, start_date=today)
+    # Every weekday offered: today, the start, is a test day whatever weekday it is.
+    EnrollmentFactory(
+        patient=patient, protocol=higgins, start_date=today, test_weekdays=list(range(7))
+    )
     negative(patient, today, hour=0)
 
     upcoming = page(signed_in).split("Your next test days")[1].split("</section>")[0]

@@ -145,7 +145,9 @@ def upcoming_test_days(enrollment: Enrollment | None, today: date, tested_today:
         return []
     first = today + timedelta(days=1) if tested_today else today
     rules = enrollment.protocol.rules()
-    days = scheduled_days_between(rules, enrollment.start_date, first, first + timedelta(weeks=4))
+    days = scheduled_days_between(
+        rules, enrollment.start_date, first, first + timedelta(weeks=4), enrollment.weekdays
+    )
     return days[:UPCOMING_DAYS]
 
 

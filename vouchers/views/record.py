@@ -104,6 +104,7 @@ def today_boards(clinics: list[Clinic], now: datetime) -> list[Board]:
     rules_by_protocol: dict[int, engine.Rules] = {}
     for enrollment in enrollments:
         clinic = by_id[enrollment.patient.clinic_id]
+        enrollment.patient.clinic = clinic  # its weekdays fall back to the clinic's: no query
         board = boards[clinic.id]
         rules = rules_by_protocol.get(enrollment.protocol_id)
         if rules is None:
@@ -121,7 +122,11 @@ def today_boards(clinics: list[Clinic], now: datetime) -> list[Board]:
 def _today_row(enrollment: Enrollment, clinic: Clinic, today: date, rules) -> TodayRow:
     row = TodayRow(patient=enrollment.patient, enrollment=enrollment)
     scheduled = scheduled_days_between(
-        rules, enrollment.start_date, today - timedelta(days=OVERDUE_DAYS), today
+        rules,
+        enrollment.start_date,
+        today - timedelta(days=OVERDUE_DAYS),
+        today,
+        enrollment.weekdays,
     )
     row.due_today = today in scheduled
     specimen_days = set()

@@ -384,7 +384,7 @@ class DemoLoader:
         """Record the planned tests (through yesterday), weekly groups, then the corrections."""
         protocol = enrollment.protocol
         counselor = patient.primary_counselor
-        days = scheduled_days(protocol.rules(), enrollment.start_date)
+        days = scheduled_days(protocol.rules(), enrollment.start_date, enrollment.weekdays)
         specimens = {}
         for n, (test, day) in enumerate(zip(plan.tests, days, strict=False), start=1):
             if day >= today:
