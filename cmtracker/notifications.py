@@ -27,8 +27,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cmtracker import sms
-from cmtracker.models import Clinic, Notification
+from cmtracker import audit, sms
+from cmtracker.models import AuditEvent, Clinic, Notification
 
 log = logging.getLogger(__name__)
 
@@ -429,11 +429,11 @@ def _failed(notification: Notification, error: Exception, *, now: datetime) -> N
 def _opted_out(notification: Notification, error: Exception, *, now: datetime) -> None:
     """The provider says the recipient replied STOP: nothing more is sent to them by SMS."""
     _mine(notification).update(status=Status.CANCELLED, last_error=_error_text(error))
-    if notification.patient_id is not None:
-        patients = type(notification.patient)._default_manager
-        patients.filter(pk=notification.patient_id, sms_opted_out_at__isnull=True).update(
-            sms_opted_out_at=now
-        )
+    patient = notification.patient
+    if patient is not None and patient.sms_opted_out_at is None:
+        # Saved, not updated in bulk: the change goes into the patient's audit trail.
+        patient.sms_opted_out_at = now
+        patient.save(update_fields=["sms_opted_out_at"])
 
 
 # --- staff ---------------------------------------------------------------------------------------
@@ -448,12 +448,14 @@ def notification_retry(*, notification: Notification, actor, now: datetime | Non
     )
     if not changed:
         return False
-    log.info(
-        "notification %s (%s) sent again by user %s after %s attempts",
-        notification.pk,
-        notification.kind,
-        actor.pk,
-        notification.attempts,
+    audit.record(
+        action=AuditEvent.Action.CHANGE,
+        object_type="notification",
+        object_id=notification.pk,
+        clinic_id=notification.clinic_id,
+        patient_id=notification.patient_id,
+        changes={"status": [Status.FAILED.value, Status.PENDING.value]},
     )
+    log.info("notification %s sent again by user %s", notification.pk, actor.pk)
     _send_after_commit([notification.pk])
     return True

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
+from cmtracker import audit
 from cmtracker.models import Notification
 from cmtracker.notifications import notification_retry
 from patients.permissions import StaffRequiredMixin, staff_clinic_ids
@@ -80,6 +81,8 @@ class NotificationListView(StaffRequiredMixin, TemplateView):
         notifications = list(page.object_list)
         for n in notifications:
             n.to_masked = masked(n)
+        # The page names patients and what they were told about: a read of their records.
+        audit.disclosed(n.patient_id for n in notifications)
         context.update(
             form=form,
             page_obj=page,

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cmtracker import sms
-from cmtracker.models import Notification
+from cmtracker.models import AuditEvent, Notification
 from cmtracker.notifications import notification_queue, notifications_send_due
 from cmtracker.sms import BaseSmsBackend
 from tests.factories import PatientFactory
@@ -187,3 +187,26 @@ def test_the_list_costs_the_same_queries_for_5_or_60_messages(
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(URL)
     assert len(response.context["notifications"]) == 50
+
+
+def test_the_list_is_logged_as_a_read_of_the_patients_it_names(client, counselor, clinic, patient):
+    failed(clinic, patient)
+    client.force_login(counselor)
+    client.get(URL)
+
+    [read] = AuditEvent.objects.filter(action=AuditEvent.Action.READ)
+    assert (read.patient_id, read.actor_label) == (patient.pk, "casey")
+
+
+def test_send_again_is_in_the_audit_log_with_who_did_it(client, counselor, clinic, patient):
+    n = failed(clinic, patient)
+    client.force_login(counselor)
+    client.post(reverse("notification-send-again", args=[n.pk]))
+
+    [event] = AuditEvent.objects.filter(object_type="notification")
+    assert (event.object_id, event.actor_label, event.patient_id) == (
+        str(n.pk),
+        "casey",
+        patient.pk,
+    )
+    assert event.changes == {"status": ["failed", "pending"]}
