@@ -1,0 +1,194 @@
+"""The outbox with real Celery workers on real Redis: once, and never lost.
+
+Each test starts its own worker process (console SMS and email backends, stdout to a file in
+tmp_path) on a private queue, and, where Redis has to go down, its own redis-server on a free
+port. Every message body carries a unique token; a token printed twice would be a message sent
+twice, a token never printed a message lost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from cmtracker.models import Notification
+from cmtracker.notifications import notification_queue
+from tests.cmtracker import workers
+from tests.factories import ClinicFactory, PatientFactory
+
+Status = Notification.Status
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def token() -> str:
+    return f"T{uuid.uuid4().hex[:12]}"  # one length: no token is a prefix of another
+
+
+@pytest.fixture
+def riverside(db):
+    # No quiet hours: these tests run at whatever time it is, and the messages are due now.
+    return ClinicFactory(
+        slug="riverside-workers",
+        time_zone="America/Chicago",
+        quiet_hours_start="00:00",
+        quiet_hours_end="00:00",
+    )
+
+
+@pytest.fixture
+def texter(riverside):
+    return PatientFactory(
+        clinic=riverside,
+        phone="+13125550100",
+        email="pat@example.org",
+        reminder_consent_sms=True,
+        reminder_consent_email=True,
+    )
+
+
+def queue_reminder(patient, channel, tok, **extra) -> Notification:
+    """As a service does: inside its transaction; the send task is enqueued after commit."""
+    with transaction.atomic():
+        return notification_queue(
+            clinic=patient.clinic,
+            kind=Notification.Kind.TEST_REMINDER,
+            channel=channel,
+            to=patient.phone if channel == Notification.Channel.SMS else patient.email,
+            subject="Test day",
+            body=f"{tok} Your test is today.",
+            dedupe_key=f"test_reminder:{tok}:{channel}",
+            patient=patient,
+            now=timezone.now(),
+            **extra,
+        )
+
+
+def all_sent(ids) -> bool:
+    return Notification.objects.filter(pk__in=ids).exclude(status=Status.SENT).count() == 0
+
+
+def test_a_reminder_due_now_is_delivered_once_by_a_worker_on_redis(texter, tmp_path):
+    queue = f"test-outbox-{uuid.uuid4().hex}"
+    log = tmp_path / "worker.log"
+    sms_token, email_token = token(), token()
+
+    with (
+        workers.producer(os.environ["REDIS_URL"], queue) as app,
+        workers.celery_worker(broker_url=os.environ["REDIS_URL"], queue=queue, log=log),
+    ):
+        by_sms = queue_reminder(texter, Notification.Channel.SMS, sms_token)
+        by_email = queue_reminder(texter, Notification.Channel.EMAIL, email_token)
+        ids = [by_sms.pk, by_email.pk]
+        # A retried task and a sweep on top of the task sent after commit: still once.
+        app.send_task("cmtracker.tasks.notifications_send", args=[ids], queue=queue)
+        app.send_task("cmtracker.tasks.notifications_sweep", queue=queue)
+        # The solo worker runs its queue in order: once this last one is sent, all ran.
+        last = queue_reminder(texter, Notification.Channel.SMS, token())
+        workers.wait_for(lambda: all_sent([*ids, last.pk]), timeout=60, what="sent", log=log)
+
+    assert workers.count(log, sms_token) == 1
+    assert workers.count(log, f"SMS to {texter.phone}") == 2  # this one and the last
+    assert workers.count(log, email_token) == 1
+    assert workers.count(log, "To: pat@example.org") == 1
+
+
+def test_redis_down_while_a_result_is_recorded_delays_the_notice_and_loses_nothing(
+    texter, tmp_path
+):
+    port = workers.free_port()
+    broker = f"redis://127.0.0.1:{port}/0"
+    queue = f"test-outbox-{uuid.uuid4().hex}"
+    log = tmp_path / "worker.log"
+    tok = token()
+
+    with workers.producer(broker, queue) as app:
+        with workers.redis_server(port, tmp_path):
+            app.connection_for_write().ensure_connection(max_retries=1)
+        # The producer had its broker; now it is gone.
+        notice = queue_reminder(
+            texter, Notification.Channel.SMS, tok, not_before=timezone.now() - timedelta(seconds=1)
+        )
+        # Committed, with the task's enqueue failed (logged): the row waits in the outbox.
+        notice.refresh_from_db()
+        assert notice.status == Status.PENDING
+
+        with (
+            workers.redis_server(port, tmp_path),
+            workers.celery_worker(broker_url=broker, queue=queue, log=log),
+        ):
+            app.send_task("cmtracker.tasks.notifications_sweep", queue=queue)
+            workers.wait_for(lambda: all_sent([notice.pk]), timeout=60, what="sent", log=log)
+
+    assert workers.count(log, tok) == 1
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
+    riverside, tmp_path, settings
+):
+    settings.NOTIFICATION_CLAIM_LEASE = timedelta(seconds=1)
+    queue = f"test-outbox-{uuid.uuid4().hex}"
+    redis_url = os.environ["REDIS_URL"]
+    slow = {"SMS_BACKEND": "tests.cmtracker.slow_sms.SlowSmsBackend"}
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    patients = [
+        PatientFactory(clinic=riverside, phone=f"+1312555{i:04d}", reminder_consent_sms=True)
+        for i in range(30)
+    ]
+    tokens = [token() for _ in patients]
+
+    with workers.producer(redis_url, queue) as app:
+        with transaction.atomic():
+            ids = [
+                notification_queue(
+                    clinic=riverside,
+                    kind=Notification.Kind.TEST_REMINDER,
+                    channel=Notification.Channel.SMS,
+                    to=p.phone,
+                    body=f"{tok} Your test is today.",
+                    dedupe_key=f"kill:{tok}",
+                    patient=p,
+                    now=timezone.now(),
+                ).pk
+                for p, tok in zip(patients, tokens, strict=True)
+            ]
+        # The commit enqueued one task with all 30 ids: one batch.
+
+        with workers.celery_worker(
+            broker_url=redis_url, queue=queue, log=first_log, env=slow
+        ) as first:
+
+            def mid_send_after_a_few() -> bool:
+                sent = workers.count(first_log, "SENT ")
+                return sent >= 4 and workers.count(first_log, "SENDING ") == sent + 1
+
+            workers.wait_for(mid_send_after_a_few, timeout=60, what="a send", log=first_log)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+
+        sent_by_first = Notification.objects.filter(pk__in=ids, status=Status.SENT).count()
+        assert 4 <= sent_by_first < 30
+        # The killed worker's claim lapses after the (short) lease; a second worker's sweep
+        # takes the rest.
+        with workers.celery_worker(
+            broker_url=redis_url,
+            queue=queue,
+            log=second_log,
+            env={**slow, "NOTIFICATION_CLAIM_LEASE_SECONDS": "1"},
+        ):
+            app.send_task("cmtracker.tasks.notifications_sweep", queue=queue)
+            workers.wait_for(lambda: all_sent(ids), timeout=90, what="all sent", log=second_log)
+
+    both = first_log.read_text() + second_log.read_text()
+    twice = [t for t in tokens if both.count(f"SENT {t}") != 1]
+    assert twice == []
+    assert workers.count(second_log, "SENT ") == 30 - sent_by_first

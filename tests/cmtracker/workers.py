@@ -1,0 +1,136 @@
+"""Real processes for the outbox fault tests: a Celery worker, a private Redis, a producer app.
+
+Every helper stops only what it started (by its own Popen handle), in a finally block, so a
+failing test leaves no worker or Redis behind and never touches the shared Redis on 6379.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from celery import Celery
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """The test database, for a worker in another process."""
+    s = connection.settings_dict
+    if connection.vendor == "postgresql":
+        host = s["HOST"] or "127.0.0.1"
+        return f"postgres://{s['USER']}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
+    return f"sqlite:///{s['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
+
+
+def stop(process: subprocess.Popen, *, sig=signal.SIGTERM, timeout: float = 20) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
+@contextmanager
+def celery_worker(*, broker_url: str, queue: str, log: Path, env: dict | None = None):
+    """A worker on its own queue, its stdout and stderr (console SMS and email) in `log`."""
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": broker_url,
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    with log.open("ab") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "cmtracker", "worker", "--pool=solo",
+             "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--loglevel=warning"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        yield worker
+    finally:
+        stop(worker)
+
+
+@contextmanager
+def redis_server(port: int, folder: Path) -> Iterator[subprocess.Popen]:
+    """A private, throw-away Redis: no snapshot, no append-only file."""
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _answers(port), timeout=10, what=f"redis-server on port {port}")
+        yield server
+    finally:
+        stop(server)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def producer(broker_url: str, queue: str) -> Iterator[Celery]:
+    """This process's Celery app for the test: the project's settings with the test's broker and
+    queue, made current so `cmtracker.tasks.notifications_send.delay()` (after a commit) goes to
+    it; the project's app is current again afterwards."""
+    from cmtracker.celery import app as project_app
+
+    app = Celery("cmtracker-test-producer", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.update(
+        broker_url=broker_url,
+        task_default_queue=queue,
+        task_always_eager=False,
+        broker_connection_timeout=2,
+    )
+    app.set_current()
+    try:
+        yield app
+    finally:
+        project_app.set_current()
+        app.close()
+
+
+def count(log: Path, text: str) -> int:
+    return log.read_text(errors="replace").count(text) if log.exists() else 0
