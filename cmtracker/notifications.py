@@ -26,6 +26,7 @@ from django.core import mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from cmtracker import audit, sms
 from cmtracker.models import AuditEvent, Clinic, Notification
@@ -43,7 +44,8 @@ SWEEP_MAX_SECONDS = 45
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 ERROR_MAX_CHARS = 1000
-OPTED_OUT = "The patient has opted out of SMS (replied STOP)."
+# Stored in English (the outbox is a record); the staff page shows it translated.
+OPTED_OUT = gettext_noop("The patient has opted out of SMS (replied STOP).")
 
 
 # --- quiet hours ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from cmtracker import sms
 from cmtracker.models import AuditEvent, Notification
-from cmtracker.notifications import notification_queue, notifications_send_due
+from cmtracker.notifications import OPTED_OUT, notification_queue, notifications_send_due
 from cmtracker.sms import BaseSmsBackend
 from tests.factories import PatientFactory
 
@@ -210,3 +210,14 @@ def test_send_again_is_in_the_audit_log_with_who_did_it(client, counselor, clini
         patient.pk,
     )
     assert event.changes == {"status": ["failed", "pending"]}
+
+
+def test_a_message_cancelled_by_stop_says_why(client, counselor, clinic, patient):
+    n = failed(clinic, patient)
+    Notification.objects.filter(pk=n.pk).update(status=Status.CANCELLED, last_error=OPTED_OUT)
+    client.force_login(counselor)
+
+    page = text(client.get(URL, {"status": "unsent"}))
+
+    assert "The patient has opted out of SMS (replied STOP)." in page
+    assert "Send again" not in page
