@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core import mail
 from django.db import transaction
 
@@ -432,3 +433,30 @@ def test_staff_send_a_failed_message_again_keeping_its_attempts(clinic, texting,
     assert notifications_send_due(now=local(TUESDAY, 12)) == 1
     queued.refresh_from_db()
     assert (queued.status, queued.attempts) == (Status.SENT, 9)
+
+
+class OutOfTimeSms(sms.LocmemSmsBackend):
+    """Celery's soft time limit strikes during the second send."""
+
+    def send(self, *, to, body):
+        if len(sms.outbox) == 1:
+            raise SoftTimeLimitExceeded()
+        return super().send(to=to, body=body)
+
+
+def test_a_batch_out_of_time_leaves_what_it_did_not_reach_for_the_next_send(
+    clinic, texting, settings
+):
+    settings.SMS_BACKEND = "tests.cmtracker.test_notifications.OutOfTimeSms"
+    ids = [
+        notification_queue(**_sms(clinic, texting, key=k), now=local(TUESDAY, 9)).pk for k in "abc"
+    ]
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        notifications_send(ids=ids, now=local(TUESDAY, 9))
+
+    statuses = dict(Notification.objects.values_list("dedupe_key", "status"))
+    assert statuses == {"a": Status.SENT, "b": Status.PENDING, "c": Status.PENDING}
+    settings.SMS_BACKEND = "cmtracker.sms.LocmemSmsBackend"
+    assert notifications_send_due(now=local(TUESDAY, 9)) == 2
+    assert sorted(body for _, body in sms.outbox) == [f"Test today {k}" for k in "abc"]
