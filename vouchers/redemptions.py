@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from cmtracker import audit
 from cmtracker.models import Clinic
 from patients.models import Patient
+from vouchers import notices
 from vouchers.models import (
     CatalogItem,
     LedgerEntry,
@@ -390,7 +391,8 @@ def _copy(target: Redemption, source: Redemption) -> Redemption:
 
 
 def redemption_approve(*, redemption: Redemption, actor) -> Redemption:
-    """A counselor approves a requested redemption (requested → approved)."""
+    """A counselor approves a requested redemption (requested → approved); the patient is told
+    their reward is ready for pickup, in the same transaction."""
     with transaction.atomic():
         _wallet, fresh = _transition(
             redemption,
@@ -401,6 +403,7 @@ def redemption_approve(*, redemption: Redemption, actor) -> Redemption:
         fresh.decided_by = actor
         fresh.decided_at = timezone.now()
         fresh.save(update_fields=["status", "decided_by", "decided_at"])
+        notices.reward_ready_queue(redemption=fresh, now=fresh.decided_at)
     return _copy(redemption, fresh)
 
 

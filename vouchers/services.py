@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cmtracker import audit
+from cmtracker.models import validate_weekdays
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
-from vouchers import engine
+from vouchers import engine, notices
 from vouchers.models import LedgerEntry, Protocol, ProtocolPhase, Wallet
 
 EARNING_COMPONENTS = (
@@ -288,8 +289,10 @@ def specimen_record(
     1. A repeated idempotency key answers the first recording's result, paying nothing again.
     2. Validate: known substances and results, not in the future, an active enrollment that has
        started, the protocol's targets on the panel, a reason for an excused test.
-    3. In one transaction: write the specimen and its results, settle the enrollment.
+    3. In one transaction: write the specimen and its results, settle the enrollment, and queue
+       the patient's notice of what it earned (when it earned something).
     """
+    now = timezone.now()
     results = results or {}
     if idempotency_key:
         existing = _by_key(Specimen, patient, idempotency_key)
@@ -297,7 +300,7 @@ def specimen_record(
             return _replay(existing, recorded_by)
     specimen_kind_check(kind)
     results = clinical.results_validate(results)
-    clinical.moment_validate("collected_at", collected_at, now=timezone.now())
+    clinical.moment_validate("collected_at", collected_at, now=now)
     enrollment = clinical.enrollment_for(
         patient=patient, day=patient.clinic.local_date(collected_at)
     )
@@ -320,18 +323,15 @@ def specimen_record(
                 idempotency_key=idempotency_key,
             )
             settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
+            award = settlement.award_for(_specimen_key(specimen.id))
+            notices.award_notice_queue(settlement=settlement, award=award, source=specimen, now=now)
     except IntegrityError:
         # Another request with the same key won the race; answer with its result.
         existing = idempotency_key and _by_key(Specimen, patient, idempotency_key)
         if not existing:
             raise
         return _replay(existing, recorded_by)
-    return Recorded(
-        specimen=specimen,
-        attendance=None,
-        award=settlement.award_for(_specimen_key(specimen.id)),
-        settlement=settlement,
-    )
+    return Recorded(specimen=specimen, attendance=None, award=award, settlement=settlement)
 
 
 def _attendance_recorded(attendance: Attendance, settlement: Settlement, replayed=False):
@@ -431,14 +431,16 @@ def attendance_record(
     recorded_by=None,
     idempotency_key: str | None = None,
 ) -> Recorded:
-    """Record a therapy session (attended, missed or excused) and settle."""
+    """Record a therapy session (attended, missed or excused), settle, and tell the patient what
+    it earned (when it earned something)."""
+    now = timezone.now()
     if idempotency_key:
         existing = _by_key(Attendance, patient, idempotency_key)
         if existing is not None:
             settlement = enrollment_settle(enrollment=existing.enrollment, actor=recorded_by)
             return _attendance_recorded(existing, settlement, replayed=True)
     _attendance_check(session_kind, status)
-    clinical.moment_validate("occurred_at", occurred_at, now=timezone.now())
+    clinical.moment_validate("occurred_at", occurred_at, now=now)
     enrollment = clinical.enrollment_for(
         patient=patient, day=patient.clinic.local_date(occurred_at), field="occurred_at"
     )
@@ -455,6 +457,12 @@ def attendance_record(
                 idempotency_key=idempotency_key or None,
             )
             settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
+            notices.award_notice_queue(
+                settlement=settlement,
+                award=settlement.award_for(_attendance_key(attendance.id)),
+                source=attendance,
+                now=now,
+            )
     except IntegrityError:
         # Another request with the same key won the race; answer with its result.
         existing = idempotency_key and _by_key(Attendance, patient, idempotency_key)
@@ -521,6 +529,31 @@ def enrollment_start(*, patient: Patient, protocol: Protocol, start_date: date) 
         raise ValidationError(
             {"patient": _("This patient already has an open enrollment.")}
         ) from None
+
+
+def enrollment_schedule_set(
+    *, enrollment: Enrollment, test_weekdays: list[int], session_weekdays: list[int], actor
+) -> Enrollment:
+    """Staff choose a patient's own test weekdays (the clinic's when they are the same) and the
+    weekdays of a standing therapy session. From then on the schedule, the reminders and the
+    missed-test marking follow them; tests already recorded or marked are not touched."""
+    test_weekdays = sorted(set(test_weekdays))
+    session_weekdays = sorted(set(session_weekdays))
+    validate_weekdays(test_weekdays)
+    validate_weekdays(session_weekdays)
+    if not test_weekdays:
+        raise ValidationError({"test_weekdays": _("Choose at least one test day.")})
+    with transaction.atomic():
+        enrollment = (
+            Enrollment.objects.select_for_update()
+            .select_related("patient__clinic")
+            .get(pk=enrollment.pk)
+        )
+        clinic_days = sorted(enrollment.patient.clinic.test_weekdays)
+        enrollment.test_weekdays = None if test_weekdays == clinic_days else test_weekdays
+        enrollment.session_weekdays = session_weekdays
+        enrollment.save(update_fields=["test_weekdays", "session_weekdays"])
+    return enrollment
 
 
 def ledger_adjust(

@@ -99,7 +99,7 @@ ROSTER = (
     DemoPatient(
         "RR-1001", "María", "González", "es",
         protocol="higgins-1994", weeks_ago=8, counselor=1,
-        script="PNNNNNNNNNNNN", lapse=0.04, sms=True, portal_login="patient1",
+        script="PNNNNNNNNNNNN", lapse=0.04, sms=True, email=True, portal_login="patient1",
     ),
     # A lapse after five negatives, then five negatives that restore the earlier level
     # (Higgins's recovery rule), and later a missed test.
@@ -259,9 +259,13 @@ class DemoLoader:
         # already, so the same day always gives the same data.
         for demo in ROSTER:
             plan = self.plan(demo)
-            patient = self.patient(demo, counselors[demo.counselor])
+            patient, created = self.patient(demo, counselors[demo.counselor])
             enrollment = self.enrollment(patient, demo, today)
             self.history(patient, enrollment, demo, plan, today)
+            if created:
+                # Consent comes after the weeks of history, so loading them tells nobody about
+                # results from weeks ago; from now on reminders and award notices go out.
+                self.reminders(patient, enrollment, demo)
         self.catalog(staff["admin"])
 
     def catalog(self, admin: User) -> None:
@@ -336,7 +340,7 @@ class DemoLoader:
         groups_missed = [self.rng.random() < 0.125 for _ in range(PLAN_WEEKS)]
         return Plan(tests=tests, groups_missed=groups_missed)
 
-    def patient(self, demo: DemoPatient, counselor: User) -> Patient:
+    def patient(self, demo: DemoPatient, counselor: User) -> tuple[Patient, bool]:
         slug = demo.first_name.lower().translate(str.maketrans("áéíóú", "aeiou"))
         patient, created = Patient.objects.get_or_create(
             clinic=self.clinic,
@@ -349,8 +353,6 @@ class DemoLoader:
                 # 555-01xx numbers are reserved for fiction.
                 "phone": f"+1 213 555 01{demo.record_number[-2:]}",
                 "email": f"{slug}.{demo.record_number[-4:]}@example.com" if demo.email else "",
-                "reminder_consent_sms": demo.sms,
-                "reminder_consent_email": demo.email,
             },
         )
         self.created["patients"] += created
@@ -359,7 +361,23 @@ class DemoLoader:
                 demo.portal_login, first_name=demo.first_name, last_name=demo.last_name
             )
             patient.save(update_fields=["user"])
-        return patient
+        return patient, created
+
+    def reminders(self, patient: Patient, enrollment: Enrollment, demo: DemoPatient) -> None:
+        """The patient's reminder choices, and the weekly group (the day after each week's start)
+        as their session day. The two portal patients also hear the evening before."""
+        patient.reminder_consent_sms = demo.sms
+        patient.reminder_consent_email = demo.email
+        patient.reminder_evening_before = bool(demo.portal_login)
+        patient.save(
+            update_fields=[
+                "reminder_consent_sms",
+                "reminder_consent_email",
+                "reminder_evening_before",
+            ]
+        )
+        enrollment.session_weekdays = [(enrollment.start_date.weekday() + 1) % 7]
+        enrollment.save(update_fields=["session_weekdays"])
 
     def enrollment(self, patient: Patient, demo: DemoPatient, today: date) -> Enrollment:
         enrollment = patient.enrollments.select_related("protocol").first()
