@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from patients.models import Attendance, Specimen, SpecimenResult, Substance
+from patients.models import Attendance, Patient, Specimen, SpecimenResult, Substance
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -191,6 +191,36 @@ class AttendanceForm(_RecordForm):
     )
 
     field_order = ["session_kind", "occurred_at", "status", "notes"]
+
+
+class ExcuseForm(forms.Form):
+    """Turn a missed test into an excused one: it then neither earns nor resets the streak."""
+
+    reason = forms.CharField(
+        label=_("Why is this missed test excused?"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("Say why this missed test is excused.")},
+        help_text=_("Kept in the record with your name and the time."),
+    )
+
+
+class ReminderSettingsForm(forms.Form):
+    """The patient's own reminder choices, on the portal."""
+
+    reminder_time = forms.TimeField(
+        label=_("Remind me on test days at"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        input_formats=["%H:%M", "%H:%M:%S"],
+        help_text=_("The clinic's time."),
+    )
+    reminder_evening_before = forms.BooleanField(
+        label=_("Also remind me the evening before a test day"), required=False
+    )
+    reminder_consent_sms = forms.BooleanField(
+        label=_("Send me text messages (SMS)"), required=False
+    )
+    reminder_consent_email = forms.BooleanField(label=_("Send me emails"), required=False)
+    preferred_language = forms.ChoiceField(label=_("Language"), choices=Patient.Language.choices)
 
 
 # The services name a few things differently from the forms.

@@ -1,4 +1,4 @@
-"""Forms of the enrollment page: enrol, and change an enrollment's status.
+"""Forms of the enrollment page: enrol, change an enrollment's status, and its weekly schedule.
 
 (Correcting a result uses vouchers.forms.SpecimenCorrectionForm, the recording form's twin.)
 Forms only validate what a person typed; which status may follow which is the service's rule.
@@ -7,6 +7,7 @@ Forms only validate what a person typed; which status may follow which is the se
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cmtracker.models import WEEKDAYS
 from patients.models import Enrollment
 from vouchers.models import Protocol
 
@@ -39,4 +40,25 @@ class EnrollmentStatusForm(forms.Form):
             (Enrollment.Status.COMPLETED, _("Complete")),
             (Enrollment.Status.WITHDRAWN, _("Withdraw")),
         ]
+    )
+
+
+class EnrollmentScheduleForm(forms.Form):
+    """The patient's test weekdays and the weekdays of a standing therapy session (checkboxes)."""
+
+    test_weekdays = forms.TypedMultipleChoiceField(
+        label=_("Test days"),
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one test day.")},
+        help_text=_("The protocol's tests each week are spread over these days."),
+    )
+    session_weekdays = forms.TypedMultipleChoiceField(
+        label=_("Therapy session days"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The patient is reminded of the session on these days."),
     )

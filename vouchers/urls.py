@@ -21,10 +21,16 @@ urlpatterns = [
         name="specimen-correct",
     ),
     path(
+        "specimens/<int:pk>/excuse/",
+        patient.SpecimenExcuseView.as_view(),
+        name="specimen-excuse",
+    ),
+    path(
         "patients/<int:pk>/enrollment/",
         patient.EnrollmentManageView.as_view(),
         name="enrollment-manage",
     ),
     path("patients/<int:pk>/access/", portal.PatientAccessView.as_view(), name="patient-access"),
     path("me/", portal.PortalView.as_view(), name="portal"),
+    path("me/reminders/", portal.ReminderSettingsView.as_view(), name="portal-reminders"),
 ]

@@ -22,16 +22,23 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic import FormView, TemplateView
 
+from cmtracker.models import WEEKDAYS
 from patients.enrollment import enrollment_set_status
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, Substance
 from patients.permissions import StaffRequiredMixin, patient_get_or_404, patients_visible_to
 from vouchers import engine
 from vouchers.charts import earnings_chart
-from vouchers.forms import SpecimenCorrectionForm, errors_onto_form
+from vouchers.forms import ExcuseForm, SpecimenCorrectionForm, errors_onto_form
 from vouchers.models import LedgerEntry
-from vouchers.patient_forms import EnrollForm, EnrollmentStatusForm
+from vouchers.patient_forms import EnrollForm, EnrollmentScheduleForm, EnrollmentStatusForm
+from vouchers.reminders import missed_test_excuse
 from vouchers.selectors import reward_summary, wallet_get
-from vouchers.services import enrollment_events, enrollment_start, specimen_correct
+from vouchers.services import (
+    enrollment_events,
+    enrollment_schedule_set,
+    enrollment_start,
+    specimen_correct,
+)
 from vouchers.templatetags.money import dollars
 
 OUTCOME_CLASS = {
@@ -103,6 +110,7 @@ class HistoryRow:
     earned: list[str]
     corrections: list[CorrectionRow] = field(default_factory=list)
     correct_url: str = ""
+    excuse_url: str = ""  # a missed test, which staff may excuse
 
 
 def _moment(value: str) -> str:
@@ -203,6 +211,9 @@ def history_rows(enrollment: Enrollment, awards: dict[str, engine.Award]) -> lis
                 earned=_earned(awards.get(f"specimen:{s.id}"), is_prize),
                 corrections=_corrections(s),
                 correct_url=reverse("specimen-correct", args=[s.pk]),
+                excuse_url=reverse("specimen-excuse", args=[s.pk])
+                if s.status == Specimen.Status.MISSED
+                else "",
             )
         )
     for a in enrollment.attendance.all():
@@ -268,6 +279,12 @@ def ledger_source(entry: LedgerEntry) -> str:
     return entry.reason
 
 
+def weekday_names(days) -> str:
+    """ "Monday, Wednesday, Friday" in the reader's language."""
+    names = dict(WEEKDAYS)
+    return ", ".join(str(names[d]) for d in sorted(days or [])) or "—"
+
+
 def chart_end(enrollment: Enrollment, weeks: int | None, today: date) -> date:
     """The chart runs to today, or to the enrollment's end or the protocol's last day if sooner."""
     ends = [today]
@@ -316,6 +333,9 @@ class PatientDetailView(StaffRequiredMixin, ClinicTimeMixin, TemplateView):
         week = engine.enrollment_week(enrollment.start_date, today)
         context.update(
             enrollment=enrollment,
+            test_days=weekday_names(enrollment.weekdays),
+            own_test_days=bool(enrollment.test_weekdays),
+            session_days=weekday_names(enrollment.session_weekdays),
             is_active=enrollment.status == Enrollment.Status.ACTIVE,
             is_prize=rules.kind == engine.PRIZE,
             week=week if is_open and today >= enrollment.start_date else None,
@@ -333,6 +353,19 @@ class PatientDetailView(StaffRequiredMixin, ClinicTimeMixin, TemplateView):
         return context
 
 
+def specimen_get_or_404(user, pk) -> Specimen:
+    """A specimen of a patient `user` may see; another clinic's specimen is a 404."""
+    specimen = (
+        Specimen.objects.filter(pk=pk, enrollment__patient__in=patients_visible_to(user))
+        .select_related("enrollment__protocol", "enrollment__patient__clinic", "recorded_by")
+        .prefetch_related("results")
+        .first()
+    )
+    if specimen is None:
+        raise Http404("No such specimen")
+    return specimen
+
+
 class SpecimenCorrectView(StaffRequiredMixin, ClinicTimeMixin, FormView):
     """Correct a recorded test with a reason; settlement posts the difference."""
 
@@ -340,17 +373,7 @@ class SpecimenCorrectView(StaffRequiredMixin, ClinicTimeMixin, FormView):
     form_class = SpecimenCorrectionForm
 
     def get_patient(self) -> Patient:
-        # Scoped through the patients the user may see: another clinic's specimen is a 404.
-        self.specimen = (
-            Specimen.objects.filter(
-                pk=self.kwargs["pk"], enrollment__patient__in=patients_visible_to(self.request.user)
-            )
-            .select_related("enrollment__protocol", "enrollment__patient__clinic", "recorded_by")
-            .prefetch_related("results")
-            .first()
-        )
-        if self.specimen is None:
-            raise Http404("No such specimen")
+        self.specimen = specimen_get_or_404(self.request.user, self.kwargs["pk"])
         return self.specimen.enrollment.patient
 
     def get_form_kwargs(self):
@@ -397,6 +420,74 @@ class SpecimenCorrectView(StaffRequiredMixin, ClinicTimeMixin, FormView):
         return redirect("patient-detail", pk=self.patient.pk)
 
 
+class SpecimenExcuseView(StaffRequiredMixin, ClinicTimeMixin, FormView):
+    """Excuse a test marked missed, with a reason; settling again keeps the streak."""
+
+    template_name = "vouchers/specimen_excuse.html"
+    form_class = ExcuseForm
+
+    def get_patient(self) -> Patient:
+        self.specimen = specimen_get_or_404(self.request.user, self.kwargs["pk"])
+        return self.specimen.enrollment.patient
+
+    def get(self, request, *args, **kwargs):
+        if self.specimen.status != Specimen.Status.MISSED:
+            return self.not_missed()
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        if self.specimen.status != Specimen.Status.MISSED:
+            return self.not_missed()
+        return super().post(request, *args, **kwargs)
+
+    def not_missed(self):
+        """A second click, or a test that was never missed: nothing to excuse."""
+        if self.specimen.status == Specimen.Status.EXCUSED:
+            messages.info(self.request, _("This test is already excused."))
+        else:
+            messages.error(
+                self.request, _("Only a missed test can be excused; correct other results instead.")
+            )
+        return redirect("patient-detail", pk=self.patient.pk)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(patient=self.patient, specimen=self.specimen, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            recorded = missed_test_excuse(
+                specimen=self.specimen,
+                reason=form.cleaned_data["reason"],
+                actor=self.request.user,
+            )
+        except ValidationError as error:
+            errors_onto_form(form, error)
+            return self.form_invalid(form)
+        state = recorded.settlement.result.state
+        day = date_format(timezone.localtime(self.specimen.collected_at), "DATE_FORMAT")
+        if recorded.settlement.enrollment.protocol.kind == engine.PRIZE:
+            onward = ngettext(
+                "The next negative test earns %(n)s draw.",
+                "The next negative test earns %(n)s draws.",
+                state.next_draws,
+            ) % {"n": state.next_draws}
+        else:
+            onward = _("The next negative test earns %(amount)s.") % {
+                "amount": dollars(state.next_cents)
+            }
+        messages.success(
+            self.request,
+            _("The test of %(day)s is excused and the streak is kept (%(streak)s).")
+            % {"day": day, "streak": state.streak}
+            + " "
+            + onward,
+        )
+        return redirect("patient-detail", pk=self.patient.pk)
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
 class EnrollmentManageView(StaffRequiredMixin, ClinicTimeMixin, TemplateView):
     """Enrol a patient (when no enrollment is open), or pause, resume, complete or withdraw."""
 
@@ -417,6 +508,17 @@ class EnrollmentManageView(StaffRequiredMixin, ClinicTimeMixin, TemplateView):
             "enroll_form",
             None if open_enrollment else EnrollForm(initial={"start_date": today}),
         )
+        if open_enrollment is not None:
+            context.setdefault(
+                "schedule_form",
+                EnrollmentScheduleForm(
+                    initial={
+                        "test_weekdays": open_enrollment.weekdays,
+                        "session_weekdays": open_enrollment.session_weekdays,
+                    }
+                ),
+            )
+            context["clinic_test_days"] = weekday_names(self.patient.clinic.test_weekdays)
         context.update(
             patient=self.patient,
             open_enrollment=open_enrollment,
@@ -428,7 +530,30 @@ class EnrollmentManageView(StaffRequiredMixin, ClinicTimeMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         if "status" in request.POST:
             return self.set_status()
+        if "schedule" in request.POST:
+            return self.set_schedule()
         return self.enrol()
+
+    def set_schedule(self):
+        enrollment = self.open_enrollment()
+        if enrollment is None:
+            messages.error(self.request, _("This patient has no open enrollment."))
+            return redirect("enrollment-manage", pk=self.patient.pk)
+        form = EnrollmentScheduleForm(self.request.POST)
+        if form.is_valid():
+            try:
+                enrollment_schedule_set(
+                    enrollment=enrollment,
+                    test_weekdays=form.cleaned_data["test_weekdays"],
+                    session_weekdays=form.cleaned_data["session_weekdays"],
+                    actor=self.request.user,
+                )
+            except ValidationError as error:
+                errors_onto_form(form, error)
+            else:
+                messages.success(self.request, _("Test and session days saved."))
+                return redirect("patient-detail", pk=self.patient.pk)
+        return self.render_to_response(self.get_context_data(schedule_form=form), status=400)
 
     def enrol(self):
         form = EnrollForm(self.request.POST)

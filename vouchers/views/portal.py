@@ -10,8 +10,9 @@ from datetime import date, timedelta
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.shortcuts import render
-from django.utils import formats, timezone
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils import formats, timezone, translation
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -22,7 +23,9 @@ from patients import accounts
 from patients.models import Enrollment, Patient, Specimen
 from patients.permissions import PatientRequiredMixin, StaffRequiredMixin, patient_get_or_404
 from vouchers import charts
+from vouchers.forms import ReminderSettingsForm, errors_onto_form
 from vouchers.models import LedgerEntry
+from vouchers.reminders import reminder_settings_set
 from vouchers.schedule import scheduled_days_between
 from vouchers.selectors import reward_summary
 from vouchers.templatetags.money import dollars
@@ -203,6 +206,58 @@ class PortalView(PatientRequiredMixin, View):
             "upcoming": upcoming_test_days(enrollment, today, tested_today),
         }
         return render(request, "vouchers/portal.html", context)
+
+
+class ReminderSettingsView(PatientRequiredMixin, View):
+    """The patient's own reminder choices: when, the evening before, by text or email, language."""
+
+    template_name = "vouchers/reminder_settings.html"
+
+    def _render(self, request, form, status=200):
+        patient = request.patient
+        clinic = patient.clinic
+        context = {
+            "patient": patient,
+            "clinic": clinic,
+            "form": form,
+            "channels_on_file": bool(patient.phone or patient.email),
+        }
+        return render(request, self.template_name, context, status=status)
+
+    def get(self, request):
+        patient = request.patient
+        form = ReminderSettingsForm(
+            initial={
+                "reminder_time": patient.reminder_time,
+                "reminder_evening_before": patient.reminder_evening_before,
+                "reminder_consent_sms": patient.reminder_consent_sms,
+                "reminder_consent_email": patient.reminder_consent_email,
+                "preferred_language": patient.preferred_language,
+            }
+        )
+        return self._render(request, form)
+
+    def post(self, request):
+        form = ReminderSettingsForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                reminder_settings_set(
+                    patient=request.patient,
+                    reminder_time=data["reminder_time"],
+                    evening_before=data["reminder_evening_before"],
+                    sms=data["reminder_consent_sms"],
+                    email=data["reminder_consent_email"],
+                    language=data["preferred_language"],
+                )
+            except ValidationError as error:
+                errors_onto_form(form, error)
+            else:
+                # Said in the language just chosen, which the next page is in.
+                with translation.override(request.patient.preferred_language):
+                    messages.success(request, _("Your reminder settings are saved."))
+                return redirect("portal-reminders")
+        return self._render(request, form, status=400)
 
 
 class AccessForm(forms.Form):
