@@ -246,3 +246,44 @@ def test_staff_see_when_the_patient_last_signed_in_in_the_clinics_time(
 
     assert "March 1, 2026, 9:30 p.m." in html
     assert "Set by the patient" in html
+
+
+# --- what makes a password acceptable: length and not a common one, no composition rules -----
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("eleven char", "This password is too short. It must contain at least 12 characters."),
+        ("qwerty123456", "This password is too common."),
+        ("123456789123", "This password is too common."),
+        ("mariagonzalez1990", "The password is too similar to the email address."),
+    ],
+)
+def test_a_weak_password_is_refused_saying_why(staff, patient, password, message):
+    patient.email = "mariagonzalez1990@example.org"
+    patient.save()
+    link = link_on(staff.post(access_url(patient), {"action": "invite"}))
+
+    response = choose_password(Client(), link, password=password)
+
+    assert message in response.content.decode()
+    patient.refresh_from_db()
+    assert not patient.user.has_usable_password()
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "apples in the winter sun",  # lowercase words: no capital, digit or symbol needed
+        "8402751936417",  # only digits, long and not a common one
+        "twelve chars",  # exactly the minimum
+    ],
+)
+def test_any_long_uncommon_password_is_accepted_without_composition_rules(staff, patient, password):
+    link = link_on(staff.post(access_url(patient), {"action": "invite"}))
+
+    response = choose_password(Client(), link, password=password)
+
+    assert "Your password is saved" in response.content.decode()
+    assert sign_in(Client(), patient_username(patient), password).status_code == 302

@@ -6,6 +6,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.test import Client
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 from cmtracker.middleware import LAST_SEEN, SIGNED_IN
 
@@ -188,3 +189,56 @@ def test_resetting_a_patients_access_lifts_their_lockout(client, patient_user, p
     accounts.patient_signin_reset(patient=patient)
 
     assert not AccessAttempt.objects.filter(username="pat").exists()
+
+
+# --- a new session at sign-in; a deactivated account's sessions end -------------------------
+
+
+def test_signing_in_starts_a_new_session_so_a_planted_session_id_stays_signed_out(
+    client, patient_user, settings
+):
+    planted = client.session.session_key  # as if someone had set this cookie beforehand
+
+    assert sign_in(client, "pat").status_code == 302
+
+    assert client.cookies[settings.SESSION_COOKIE_NAME].value != planted
+    assert client.get(reverse("portal")).status_code == 200
+    someone = Client()
+    someone.cookies[settings.SESSION_COOKIE_NAME] = planted
+    response = someone.get(reverse("portal"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_a_deactivated_patient_is_signed_out_on_their_next_request(phone, patient_user):
+    assert phone.get(reverse("portal")).status_code == 200
+
+    patient_user.is_active = False
+    patient_user.save()
+
+    response = phone.get(reverse("portal"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert not signed_in_as(phone)
+    assert "_auth_user_id" not in sign_in(Client(), "pat").wsgi_request.session
+
+
+def test_a_deactivated_counselor_at_the_desk_is_signed_out_on_their_next_request(
+    desk, counselor, patient
+):
+    assert desk.get(reverse("patient-access", args=[patient.pk])).status_code == 200
+
+    counselor.is_active = False
+    counselor.save()
+
+    response = desk.get(reverse("patient-access", args=[patient.pk]))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_a_deactivated_accounts_api_token_stops_working(client, patient_user):
+    token = Token.objects.create(user=patient_user)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    assert client.get("/api/v1/patients/", **auth).status_code == 200
+
+    patient_user.is_active = False
+    patient_user.save()
+
+    assert client.get("/api/v1/patients/", **auth).status_code == 401
