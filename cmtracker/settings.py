@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "csp",
     "cmtracker",
     "patients",
@@ -63,10 +66,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who has given a second factor in this session (request.user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
+    # Right after authentication: every later write and read knows who and from where.
+    "cmtracker.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cmtracker.middleware.SessionTimeoutMiddleware",
+    # After the timeouts: staff without a second factor this session reach nothing else.
+    "cmtracker.two_factor.SecondFactorMiddleware",
     "patients.middleware.PatientLanguageMiddleware",
     # Last, as django-axes asks: it answers a locked-out login attempt.
     "axes.middleware.AxesMiddleware",
@@ -78,6 +87,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
+OTP_TOTP_ISSUER = "cmtracker"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -169,7 +179,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "vouchers.api.authentication.SecondFactorTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -7,6 +7,8 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import include, path
 
+from cmtracker import two_factor
+
 
 def healthz(request):
     """Liveness for load balancers and docker-compose: the process answers and the database does."""
@@ -32,6 +34,13 @@ def home(request):
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("accounts/two-factor/", two_factor.VerifyView.as_view(), name="two-factor"),
+    path("accounts/two-factor/setup/", two_factor.SetupView.as_view(), name="two-factor-setup"),
+    path(
+        "accounts/two-factor/backup-codes/",
+        two_factor.BackupCodesView.as_view(),
+        name="two-factor-backup-codes",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -79,6 +79,63 @@ def _notifications_in_memory(settings):
     app.conf.task_always_eager = eager
 
 
+def second_factor_device(user):
+    """A confirmed authenticator for `user` (created once), as if they had set one up."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+
+
+def api_token(user) -> str:
+    """The user's API token, as the token endpoint gives it: staff have an authenticator."""
+    from rest_framework.authtoken.models import Token
+
+    from cmtracker.two_factor import needs_second_factor
+
+    if needs_second_factor(user):
+        second_factor_device(user)
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+def second_factor_code(user) -> str:
+    """The code `user`'s authenticator app shows now."""
+    from django_otp.oath import totp
+
+    device = second_factor_device(user)
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+def give_second_factor(client, user):
+    """After a password sign-in: enter the authenticator's code, as the person would."""
+    from django.urls import reverse
+
+    response = client.post(reverse("two-factor"), {"code": second_factor_code(user)})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return response
+
+
+@pytest.fixture(autouse=True)
+def _force_login_gives_the_second_factor(monkeypatch):
+    """`client.force_login(staff)` stands for a full sign-in, code included, as it always has in
+    these tests. The tests of two-factor itself sign in with `client.login` or the login form."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from cmtracker.two_factor import needs_second_factor
+
+    force_login = Client.force_login
+
+    def force_login_verified(self, user, backend=None):
+        force_login(self, user, backend)
+        if needs_second_factor(user):
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = second_factor_device(user).persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login_verified)
+
+
 @pytest.fixture
 def clinic(db):
     return ClinicFactory(name="Riverside Recovery", slug="riverside", time_zone="America/Chicago")

@@ -4,10 +4,9 @@ from datetime import date
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.conftest import at
+from tests.conftest import api_token, at
 from vouchers import services
 
 
@@ -22,8 +21,7 @@ def _fresh_throttle():
 def client_for(user=None) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _created = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

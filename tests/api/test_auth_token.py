@@ -2,15 +2,20 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.conftest import second_factor_code, second_factor_device
+
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/auth/token/"
 
 
-def test_a_username_and_password_get_a_token_that_opens_the_api(counselor):
+def test_a_username_password_and_code_get_a_token_that_opens_the_api(counselor):
     client = APIClient()
+    code = second_factor_code(counselor)
 
-    response = client.post(URL, {"username": "casey", "password": "a long test password"})
+    response = client.post(
+        URL, {"username": "casey", "password": "a long test password", "otp": code}
+    )
 
     assert response.status_code == 200
     token = response.json()["token"]
@@ -56,3 +61,55 @@ def test_guessing_passwords_is_throttled(counselor, settings):
 
     assert answers[0] == 400
     assert answers[-1] == 429
+
+
+def test_staff_without_the_code_get_a_400_on_otp_and_no_token(counselor):
+    second_factor_device(counselor)
+
+    response = APIClient().post(URL, {"username": "casey", "password": "a long test password"})
+
+    assert response.status_code == 400
+    assert "authenticator" in response.json()["otp"][0]
+    assert not Token.objects.exists()
+
+
+def test_a_wrong_code_gets_a_400_on_otp_and_no_token(counselor):
+    second_factor_device(counselor)
+    wrong = f"{(int(second_factor_code(counselor)) + 1) % 1_000_000:06d}"
+
+    response = APIClient().post(
+        URL, {"username": "casey", "password": "a long test password", "otp": wrong}
+    )
+
+    assert response.status_code == 400
+    assert "not right" in response.json()["otp"][0]
+    assert not Token.objects.exists()
+
+
+def test_staff_who_never_set_up_two_factor_get_no_token(counselor):
+    response = APIClient().post(
+        URL, {"username": "casey", "password": "a long test password", "otp": "123456"}
+    )
+
+    assert response.status_code == 400
+    assert "Set up two-factor" in response.json()["otp"][0]
+
+
+def test_a_staff_token_stops_working_when_their_authenticator_is_removed(counselor):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    token = Token.objects.create(user=counselor)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    second_factor_device(counselor)
+    assert client.get("/api/v1/patients/").status_code == 200
+
+    TOTPDevice.objects.filter(user=counselor).delete()
+
+    assert client.get("/api/v1/patients/").status_code == 401
+
+
+def test_a_patient_gets_a_token_with_a_password_alone(patient_user):
+    response = APIClient().post(URL, {"username": "pat", "password": "a long test password"})
+
+    assert response.status_code == 200

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import second_factor_code, second_factor_device
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
@@ -70,11 +72,22 @@ def phone(browser, live_server):
 
 
 def sign_in(page, username: str, password: str = "a long test password") -> None:
+    """Password, then (staff, or anyone who turned it on) the authenticator app's code."""
+    from cmtracker.models import User
+    from cmtracker.two_factor import needs_second_factor
+
+    user = User.objects.get(username=username)
+    if needs_second_factor(user):
+        second_factor_device(user)
     page.goto("/accounts/login/")
     page.locator("#id_username").fill(username)
     page.locator("#id_password").fill(password)
     page.locator("form [type=submit]").last.click()
     page.wait_for_load_state()
+    if "/accounts/two-factor/" in page.url:
+        page.locator("#id_code").fill(second_factor_code(user))
+        page.locator("#id_code").press("Enter")
+        page.wait_for_load_state()
 
 
 def axe_serious_violations(page) -> list[str]:

@@ -34,7 +34,7 @@ from schemathesis.checks import (
 )
 
 from cmtracker.wsgi import application
-from tests.conftest import at
+from tests.conftest import api_token, at
 from vouchers import services
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
@@ -113,7 +113,7 @@ def persona(request, clinic, counselor, clinic_admin, patient_user, enrollment, 
         "counselor": counselor,
         "clinic admin": clinic_admin,
     }[name]
-    token = Token.objects.get_or_create(user=user)[0].key if user else None
+    token = api_token(user) if user else None
     patient_id = enrollment.patient_id
     known = {
         "/patients/": [patient_id],
@@ -217,7 +217,7 @@ def test_error_statuses_are_documented(request, who, method, path, kwargs, expec
     headers = {}
     if who != "anonymous":
         user = request.getfixturevalue({"counselor": "counselor", "patient": "patient_user"}[who])
-        headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+        headers = {"Authorization": f"Token {api_token(user)}"}
     case = schemathesis.openapi.from_wsgi("/api/schema/", application)[path][method].Case(
         media_type="application/json", **kwargs
     )
@@ -249,6 +249,6 @@ SERVER_ERRORS = [
 @pytest.mark.parametrize(("who", "method", "path", "kwargs"), SERVER_ERRORS)
 def test_found_server_errors(request, who, method, path, kwargs):
     user = request.getfixturevalue({"counselor": "counselor", "patient": "patient_user"}[who])
-    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+    headers = {"Authorization": f"Token {api_token(user)}"}
     case = live_schema()[path][method].Case(**kwargs)
     case.call_and_validate(headers=headers, checks=[not_a_server_error])

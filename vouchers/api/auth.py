@@ -1,5 +1,8 @@
-"""Tokens for lab systems and apps: get one with a username and password, revoke it."""
+"""Tokens for lab systems and apps: get one with a username and password (and, for staff, the
+code from their authenticator app), revoke it."""
 
+import django_otp
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -8,6 +11,35 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+
+from cmtracker.two_factor import needs_second_factor
+from vouchers.api.authentication import NO_DEVICE
+
+
+class TokenRequestSerializer(AuthTokenSerializer):
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=16,
+        help_text="Staff: the 6-digit code from the authenticator app, or a backup code.",
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        user = attrs["user"]
+        if needs_second_factor(user):
+            code = "".join(attrs.get("otp", "").split()).lower()
+            if not django_otp.user_has_device(user, confirmed=True):
+                raise serializers.ValidationError({"otp": [NO_DEVICE]})
+            if not code:
+                raise serializers.ValidationError(
+                    {"otp": [_("Staff accounts need the code from their authenticator app.")]}
+                )
+            if django_otp.match_token(user, code) is None:
+                raise serializers.ValidationError(
+                    {"otp": [_("That code is not right (or was used already).")]}
+                )
+        return attrs
 
 
 class TokenView(APIView):
@@ -26,12 +58,12 @@ class TokenView(APIView):
         return [] if request and request.method == "POST" else super().get_authenticators()
 
     @extend_schema(
-        request=AuthTokenSerializer,
+        request=TokenRequestSerializer,
         responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
         auth=[],
     )
     def post(self, request):
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer = TokenRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})
