@@ -17,6 +17,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
+from cmtracker.two_factor import devices_remove
 from patients.models import Patient
 
 
@@ -77,8 +78,9 @@ def patient_signin_invite(*, patient: Patient) -> Invitation:
 
 
 def patient_signin_reset(*, patient: Patient) -> Invitation:
-    """Take away the patient's password (and so every session and earlier link), lift any
-    sign-in lockout, and make a new link. For a lost phone or a shared password."""
+    """Take away the patient's password (and so every session and earlier link), forget any
+    authenticator they set up, lift any sign-in lockout, and make a new link. For a lost phone
+    or a shared password."""
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
         user = patient.user
@@ -87,5 +89,6 @@ def patient_signin_reset(*, patient: Patient) -> Invitation:
         # A new password hash changes the session auth hash: every open session is signed out.
         user.set_unusable_password()
         user.save(update_fields=["password"])
+        devices_remove(user=user)
     axes_reset(username=user.get_username())
     return Invitation(user=user, path=_invitation_path(user), created=False)

@@ -1,7 +1,34 @@
 from django.contrib import admin
 
+from cmtracker import audit
 from cmtracker.admin import ReadOnlyAdmin
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, SpecimenResult
+
+
+class AuditedReadsAdmin(admin.ModelAdmin):
+    """The admin is a way to read patients' records too: a list or a form logs a read of each
+    patient it shows. `audit_patient` is the attribute path from a row to its patient id."""
+
+    audit_patient = "patient_id"
+
+    def _disclose(self, rows) -> None:
+        def patient_id(row):
+            for name in self.audit_patient.split("."):
+                row = getattr(row, name)
+            return row
+
+        audit.disclosed(patient_id(row) for row in rows)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            self._disclose([obj])
+        return obj
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._disclose(changelist.result_list)
+        return changelist
 
 
 class EnrollmentInline(admin.TabularInline):
@@ -13,7 +40,8 @@ class EnrollmentInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(AuditedReadsAdmin):
+    audit_patient = "pk"
     list_display = ["record_number", "last_name", "first_name", "clinic", "primary_counselor"]
     list_filter = ["clinic", "preferred_language"]
     search_fields = ["record_number", "first_name", "last_name"]
@@ -23,7 +51,7 @@ class PatientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(AuditedReadsAdmin):
     list_display = ["patient", "protocol", "start_date", "status"]
     list_filter = ["status", "protocol"]
     list_select_related = ["patient", "protocol"]
@@ -59,7 +87,8 @@ class CorrectionInline(admin.TabularInline):
 
 
 @admin.register(Specimen)
-class SpecimenAdmin(ReadOnlyAdmin):
+class SpecimenAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
+    audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "collected_at", "kind", "status", "outcome", "recorded_by"]
     list_filter = ["outcome", "status", "kind"]
     list_select_related = ["enrollment__patient", "enrollment__protocol", "recorded_by"]
@@ -67,7 +96,8 @@ class SpecimenAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Attendance)
-class AttendanceAdmin(ReadOnlyAdmin):
+class AttendanceAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
+    audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "occurred_at", "session_kind", "status", "recorded_by"]
     list_filter = ["status", "session_kind"]
     list_select_related = ["enrollment__patient", "enrollment__protocol", "recorded_by"]

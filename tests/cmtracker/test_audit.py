@@ -237,3 +237,16 @@ def test_the_export_is_a_csv_of_the_trail_and_is_itself_logged(
     [export] = events(action="export")
     assert (export.actor, export.patient) == (clinic_admin, patient)
     assert LedgerEntry.objects.filter(patient=patient).exists()
+
+
+def test_reading_a_patient_in_the_django_admin_is_logged(client, admin_user, patient):
+    client.force_login(admin_user)
+
+    change = reverse("admin:patients_patient_change", args=[patient.pk])
+    changelist = reverse("admin:patients_patient_changelist")
+
+    assert client.get(change).status_code == 200
+    assert client.get(changelist).status_code == 200
+
+    reads = events(action="read", patient=patient)
+    assert [(e.actor, e.path) for e in reads] == [(admin_user, change), (admin_user, changelist)]

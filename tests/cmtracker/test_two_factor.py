@@ -171,3 +171,15 @@ def test_a_session_api_call_without_the_code_is_refused(counselor):
     sign_in(client, "casey")
 
     assert client.get("/api/v1/patients/").status_code == 403
+
+
+def test_staff_resetting_a_patients_access_also_forgets_their_authenticator(
+    client, counselor, patient, patient_user
+):
+    second_factor_device(patient_user)
+    client.force_login(counselor)
+
+    response = client.post(reverse("patient-access", args=[patient.pk]), {"action": "reset"})
+
+    assert response.status_code == 200
+    assert not TOTPDevice.objects.filter(user=patient_user).exists()
