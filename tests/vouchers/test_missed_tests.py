@@ -295,3 +295,19 @@ def test_two_runs_at_once_mark_each_day_once(clinic, patient, enrollment):
     assert sum(counts) == 4  # the last week's Friday, Monday, Wednesday and Friday, once each
     assert len(missed(patient)) == 4
     assert services.enrollment_settle(enrollment=enrollment).posted == []
+
+
+def test_the_beat_task_marks_yesterdays_missed_test(clinic, patient, higgins):
+    from django.utils import timezone
+
+    from vouchers import tasks
+
+    yesterday = clinic.local_date(timezone.now()) - timedelta(days=1)
+    # Yesterday's weekday only, so today (closed or not yet) has no test to mark.
+    EnrollmentFactory(
+        patient=patient, protocol=higgins, start_date=yesterday, test_weekdays=[yesterday.weekday()]
+    )
+
+    assert tasks.missed_tests_mark.delay().get() == 1
+    assert tasks.missed_tests_mark.delay().get() == 0
+    assert [clinic.local_date(s.collected_at) for s in missed(patient)] == [yesterday]

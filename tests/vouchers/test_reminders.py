@@ -375,3 +375,20 @@ def test_a_run_with_nobody_due_is_a_couple_of_queries(clinic, higgins):
     enrol(clinic, higgins, 10, due=True)
 
     assert queries_for(moment(clinic, MONDAY, 18)) <= 2  # closed: nobody's window is open
+
+
+def test_the_beat_task_reads_the_clock_and_queues_what_is_due(clinic, reachable, higgins):
+    from vouchers import tasks
+
+    clinic.closes_at = time(23, 59, 59)
+    clinic.save()
+    reachable.reminder_time = time(0, 0)
+    reachable.save()
+    today = clinic.local_date(timezone.now())
+    EnrollmentFactory(
+        patient=reachable, protocol=higgins, start_date=today, test_weekdays=list(range(7))
+    )
+
+    assert tasks.reminders_queue.delay().get() == 2
+    assert tasks.reminders_queue.delay().get() == 0
+    assert {n.dedupe_key.split(":")[2] for n in reminders()} == {today.isoformat()}
