@@ -11,16 +11,18 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from cmtracker.models import Notification
 from cmtracker.notifications import notification_queue
+from patients.models import Specimen
 from tests.cmtracker import workers
-from tests.factories import ClinicFactory, PatientFactory
+from tests.factories import ClinicFactory, EnrollmentFactory, PatientFactory
 
 Status = Notification.Status
 pytestmark = [
@@ -84,7 +86,7 @@ def test_a_reminder_due_now_is_delivered_once_by_a_worker_on_redis(texter, tmp_p
 
     with (
         workers.producer(os.environ["REDIS_URL"], queue) as app,
-        workers.celery_worker(broker_url=os.environ["REDIS_URL"], queue=queue, log=log),
+        workers.celery_worker(broker_url=os.environ["REDIS_URL"], queue=queue, log=log) as worker,
     ):
         by_sms = queue_reminder(texter, Notification.Channel.SMS, sms_token)
         by_email = queue_reminder(texter, Notification.Channel.EMAIL, email_token)
@@ -94,7 +96,9 @@ def test_a_reminder_due_now_is_delivered_once_by_a_worker_on_redis(texter, tmp_p
         app.send_task("cmtracker.tasks.notifications_sweep", queue=queue)
         # The solo worker runs its queue in order: once this last one is sent, all ran.
         last = queue_reminder(texter, Notification.Channel.SMS, token())
-        workers.wait_for(lambda: all_sent([*ids, last.pk]), timeout=60, what="sent", log=log)
+        workers.wait_for(
+            lambda: all_sent([*ids, last.pk]), timeout=60, what="sent", log=log, process=worker
+        )
 
     assert workers.count(log, sms_token) == 1
     assert workers.count(log, f"SMS to {texter.phone}") == 2  # this one and the last
@@ -102,34 +106,56 @@ def test_a_reminder_due_now_is_delivered_once_by_a_worker_on_redis(texter, tmp_p
     assert workers.count(log, "To: pat@example.org") == 1
 
 
-def test_redis_down_while_a_result_is_recorded_delays_the_notice_and_loses_nothing(
-    texter, tmp_path
+def test_redis_down_while_a_counselor_records_a_result_delays_the_notice_and_loses_nothing(
+    client, clinic, counselor, patient, higgins, tmp_path
 ):
+    clinic.quiet_hours_start = clinic.quiet_hours_end = time(0)
+    clinic.save()
+    patient.phone = "+1312" + str(uuid.uuid4().int)[:7]  # this test's own number in the log
+    patient.reminder_consent_sms = True
+    patient.save()
+    today = clinic.local_date(timezone.now())
+    EnrollmentFactory(patient=patient, protocol=higgins, start_date=today)
+    client.force_login(counselor)
     port = workers.free_port()
     broker = f"redis://127.0.0.1:{port}/0"
     queue = f"test-outbox-{uuid.uuid4().hex}"
     log = tmp_path / "worker.log"
-    tok = token()
 
     with workers.producer(broker, queue) as app:
         with workers.redis_server(port, tmp_path):
             app.connection_for_write().ensure_connection(max_retries=1)
-        # The producer had its broker; now it is gone.
-        notice = queue_reminder(
-            texter, Notification.Channel.SMS, tok, not_before=timezone.now() - timedelta(seconds=1)
+        # The producer had its broker; now it is gone. The counselor records a negative.
+        response = client.post(
+            reverse("specimen-record", args=[patient.pk]),
+            {
+                "collected_at": timezone.localtime(timezone=clinic.tz).strftime("%Y-%m-%dT%H:%M"),
+                "kind": "urine",
+                "status": "tested",
+                "panel": ["cocaine"],
+                "notes": "",
+                "idempotency_key": str(uuid.uuid4()),
+            },
         )
-        # Committed, with the task's enqueue failed (logged): the row waits in the outbox.
-        notice.refresh_from_db()
+
+        assert response.status_code == 200
+        assert "Earned $2.50" in " ".join(response.content.decode().split())
+        assert Specimen.objects.filter(enrollment__patient=patient, outcome="N").count() == 1
+        # Committed with the specimen; its send task could not be enqueued: it waits.
+        notice = Notification.objects.get(patient=patient, kind=Notification.Kind.AWARD)
         assert notice.status == Status.PENDING
 
         with (
             workers.redis_server(port, tmp_path),
-            workers.celery_worker(broker_url=broker, queue=queue, log=log),
+            workers.celery_worker(broker_url=broker, queue=queue, log=log) as worker,
         ):
             app.send_task("cmtracker.tasks.notifications_sweep", queue=queue)
-            workers.wait_for(lambda: all_sent([notice.pk]), timeout=60, what="sent", log=log)
+            workers.wait_for(
+                lambda: all_sent([notice.pk]), timeout=60, what="sent", log=log, process=worker
+            )
 
-    assert workers.count(log, tok) == 1
+    assert workers.count(log, f"SMS to {patient.phone}") == 1
+    assert workers.count(log, "You earned $2.50") == 1
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
@@ -137,7 +163,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
 ):
     settings.NOTIFICATION_CLAIM_LEASE = timedelta(seconds=1)
     queue = f"test-outbox-{uuid.uuid4().hex}"
-    redis_url = os.environ["REDIS_URL"]
+    # A private Redis: the killed worker's unacknowledged task dies with it, not left behind.
+    port = workers.free_port()
+    redis_url = f"redis://127.0.0.1:{port}/0"
     slow = {"SMS_BACKEND": "tests.cmtracker.slow_sms.SlowSmsBackend"}
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     patients = [
@@ -146,7 +174,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     ]
     tokens = [token() for _ in patients]
 
-    with workers.producer(redis_url, queue) as app:
+    with workers.redis_server(port, tmp_path), workers.producer(redis_url, queue) as app:
         with transaction.atomic():
             ids = [
                 notification_queue(
@@ -171,7 +199,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
                 sent = workers.count(first_log, "SENT ")
                 return sent >= 4 and workers.count(first_log, "SENDING ") == sent + 1
 
-            workers.wait_for(mid_send_after_a_few, timeout=60, what="a send", log=first_log)
+            workers.wait_for(
+                mid_send_after_a_few, timeout=60, what="a send", log=first_log, process=first
+            )
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
 
@@ -184,9 +214,11 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
             queue=queue,
             log=second_log,
             env={**slow, "NOTIFICATION_CLAIM_LEASE_SECONDS": "1"},
-        ):
+        ) as second:
             app.send_task("cmtracker.tasks.notifications_sweep", queue=queue)
-            workers.wait_for(lambda: all_sent(ids), timeout=90, what="all sent", log=second_log)
+            workers.wait_for(
+                lambda: all_sent(ids), timeout=90, what="all sent", log=second_log, process=second
+            )
 
     both = first_log.read_text() + second_log.read_text()
     twice = [t for t in tokens if both.count(f"SENT {t}") != 1]

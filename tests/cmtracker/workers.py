@@ -37,14 +37,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, log: Path | None = None):
+def wait_for(
+    condition: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    log: Path | None = None,
+    process: subprocess.Popen | None = None,
+):
+    """Poll until `condition()`; fail with the log's tail on a timeout or when `process` (the
+    worker that should make it true) has died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
+        if process is not None and process.poll() is not None:
+            raise AssertionError(
+                f"the worker exited ({process.returncode}) before {what}\n{_tail(log)}"
+            )
         time.sleep(0.05)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{_tail(log)}")
+
+
+def _tail(log: Path | None) -> str:
+    return log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
 
 
 def stop(process: subprocess.Popen, *, sig=signal.SIGTERM, timeout: float = 20) -> None:
