@@ -324,3 +324,20 @@ def test_staff_get_404_and_anyone_signed_out_is_sent_to_sign_in(client, counselo
     assert client.get(SETTINGS).status_code == 302
     client.force_login(counselor)
     assert client.get(SETTINGS).status_code == 404
+
+
+def test_a_test_marked_missed_stays_overdue_on_the_today_board_not_seen(desk, patient, higgins):
+    today = patient.clinic.local_date(timezone.now())
+    yesterday = today - timedelta(days=1)
+    EnrollmentFactory(
+        patient=patient, protocol=higgins, start_date=yesterday, test_weekdays=[yesterday.weekday()]
+    )
+    missed_tests_mark(now=timezone.now())
+    assert Specimen.objects.filter(status="missed").count() == 1
+
+    page = desk.get(reverse("today")).content.decode()
+
+    overdue = page.split("Overdue <span")[1].split("</section>")[0]
+    seen = page.split("Seen today <span")[1].split("</section>")[0]
+    assert patient.full_name in overdue
+    assert patient.full_name not in seen

@@ -131,6 +131,9 @@ def _today_row(enrollment: Enrollment, clinic: Clinic, today: date, rules) -> To
     row.due_today = today in scheduled
     specimen_days = set()
     for specimen in enrollment.recent_specimens:
+        if specimen.outcome == Specimen.Outcome.MISSED:
+            # Marked by the beat, not a visit: the day stays overdue until someone comes in.
+            continue
         moment = timezone.localtime(specimen.collected_at, clinic.tz)
         specimen_days.add(moment.date())
         if moment.date() == today:
