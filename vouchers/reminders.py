@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Prefetch, Q, Sum, prefetch_related_objects
 from django.utils import formats
 from django.utils.translation import gettext as _
@@ -25,7 +25,7 @@ from cmtracker.notifications import notifications_queue_many, quiet_hours_end_af
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, notices, services
-from vouchers.models import LedgerEntry, PrizeDraw, Protocol
+from vouchers.models import LedgerEntry, PrizeDraw, Protocol, Wallet
 from vouchers.schedule import is_test_day, scheduled_days_between
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 CHUNK = 1000
 # How far back a scheduled test with no result is still marked missed (a beat that was down).
 MISSED_LOOKBACK_DAYS = 7
+# Enrollments marked per transaction: their wallets stay locked until it commits.
+MARK_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -351,27 +353,29 @@ def missed_tests_mark(*, now: datetime) -> int:
     the clinic has closed.
     1. Active enrollments a chunk at a time; their schedules in Python, and the specimens of those
        days in one query per chunk.
-    2. Each enrollment with a scheduled day that has no specimen: lock the wallet (so no result is
-       being recorded for the patient meanwhile), look again, write a `missed` specimen at that
-       day's closing time with the key `missed:<enrollment>:<day>` (a rerun or a second beat never
-       marks a day twice), and settle, so the streak resets as the protocol says.
+    2. The enrollments with a scheduled day that has no specimen, a batch at a time, each batch in
+       one transaction (see _missed_write): a `missed` specimen at that day's closing time, keyed
+       `missed:<enrollment>:<day>` so a rerun or a second beat never marks a day twice, then
+       settlement, so the streak resets as the protocol says.
     3. Each staff member of the clinic with an email gets, per day, the list of who missed.
     """
     marked = 0
     rules = _Rules()
     for clock in clinic_clocks(now).values():
         missed_by_day: dict[date, list] = defaultdict(list)
-        for enrollment, days in _clinic_misses(clock, rules):
-            for day in _missed_write(enrollment, days, clock):
-                missed_by_day[day].append(enrollment.patient)
-                marked += 1
+        for misses in _clinic_misses(clock, rules):
+            for i in range(0, len(misses), MARK_BATCH):
+                for enrollment, day in _missed_write(misses[i : i + MARK_BATCH], clock):
+                    missed_by_day[day].append(enrollment.patient)
+                    marked += 1
         if missed_by_day:
             _digests_queue(clock, missed_by_day, now)
     return marked
 
 
 def _clinic_misses(clock: ClinicClock, rules: _Rules):
-    """(enrollment, scheduled days with no specimen) for the clinic's active enrollments."""
+    """Per chunk of the clinic's active enrollments, [(enrollment, scheduled days with no
+    specimen)] for those that have any."""
     clinic = clock.clinic
     last = clock.today if not clock.before_closing else clock.today - timedelta(days=1)
     first = clock.today - timedelta(days=MISSED_LOOKBACK_DAYS)
@@ -386,6 +390,7 @@ def _clinic_misses(clock: ClinicClock, rules: _Rules):
     for chunk in _chunks(enrollments):
         rules.load({e.protocol_id for e in chunk})
         seen = _specimen_days(chunk, clock, first, last)
+        misses = []
         for enrollment in chunk:
             enrollment.patient.clinic = clinic
             until = min(last, enrollment.end_date or last)
@@ -398,7 +403,9 @@ def _clinic_misses(clock: ClinicClock, rules: _Rules):
             )
             missing = [d for d in days if (enrollment.pk, d) not in seen]
             if missing:
-                yield enrollment, missing
+                misses.append((enrollment, missing))
+        if misses:
+            yield misses
 
 
 def _specimen_days(enrollments, clock: ClinicClock, first: date, last: date) -> set:
@@ -411,35 +418,62 @@ def _specimen_days(enrollments, clock: ClinicClock, first: date, last: date) -> 
     return {(pk, clock.clinic.local_date(moment)) for pk, moment in rows}
 
 
-def _missed_write(enrollment: Enrollment, days: list[date], clock: ClinicClock) -> list[date]:
-    """Mark `days` missed for the enrollment and settle; returns the days marked now."""
+def _wallets_lock(patient_ids) -> None:
+    """Lock these patients' wallets (made on first use) in patient-id order: the lock order of
+    every write that moves points, so a batch never deadlocks with the front desk."""
+    patient_ids = sorted(set(patient_ids))
+    Wallet.objects.bulk_create([Wallet(patient_id=pk) for pk in patient_ids], ignore_conflicts=True)
+    list(
+        Wallet.objects.select_for_update()
+        .filter(patient_id__in=patient_ids)
+        .order_by("patient_id")
+        .values_list("pk", flat=True)
+    )
+
+
+def _missed_write(misses: list, clock: ClinicClock) -> list[tuple[Enrollment, date]]:
+    """Mark a batch of enrollments' days missed and settle each; returns what was marked now.
+
+    1. Lock the patients' wallets, so no result is being recorded for them meanwhile.
+    2. Look again under the locks: a result recorded since the chunk was read counts, and so does
+       a mark another run made (its key; it may since have been corrected to another day).
+    3. Write the marks, then settle each enrollment that got one.
+    """
+    enrollments = [enrollment for enrollment, _days in misses]
+    first = min(days[0] for _enrollment, days in misses)
+    last = max(days[-1] for _enrollment, days in misses)
     marked = []
     with transaction.atomic():
-        services.wallet_lock(patient=enrollment.patient)
-        # Under the lock: a result recorded since the chunk was read counts.
-        taken = {d for _pk, d in _specimen_days([enrollment], clock, days[0], days[-1])}
-        for day in days:
-            if day in taken:
+        _wallets_lock(e.patient_id for e in enrollments)
+        taken = _specimen_days(enrollments, clock, first, last)
+        wanted = {
+            f"missed:{enrollment.pk}:{day.isoformat()}": (enrollment, day)
+            for enrollment, days in misses
+            for day in days
+            if (enrollment.pk, day) not in taken
+        }
+        used = set(
+            Specimen.objects.filter(idempotency_key__in=list(wanted)).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        for key, (enrollment, day) in wanted.items():
+            if key in used:
                 continue
-            try:
-                with transaction.atomic():
-                    clinical.specimen_create(
-                        enrollment=enrollment,
-                        collected_at=clock.at(day, clock.clinic.closes_at),
-                        kind=Specimen.Kind.URINE,
-                        status=Specimen.Status.MISSED,
-                        results={},
-                        outcome=Specimen.Outcome.MISSED,
-                        secondary_negative=False,
-                        notes="",
-                        recorded_by=None,
-                        idempotency_key=f"missed:{enrollment.pk}:{day.isoformat()}",
-                    )
-            except IntegrityError:
-                # Marked before, and the mark since moved to another day by a correction.
-                continue
-            marked.append(day)
-        if marked:
+            clinical.specimen_create(
+                enrollment=enrollment,
+                collected_at=clock.at(day, clock.clinic.closes_at),
+                kind=Specimen.Kind.URINE,
+                status=Specimen.Status.MISSED,
+                results={},
+                outcome=Specimen.Outcome.MISSED,
+                secondary_negative=False,
+                notes="",
+                recorded_by=None,
+                idempotency_key=key,
+            )
+            marked.append((enrollment, day))
+        for enrollment in {e.pk: e for e, _day in marked}.values():
             services.enrollment_settle(enrollment=enrollment)
     return marked
 
