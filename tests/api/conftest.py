@@ -7,6 +7,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.conftest import api_token, at
+from tests.factories import UserFactory
 from vouchers import services
 
 
@@ -32,6 +33,7 @@ def api():
 
 @pytest.fixture
 def personas(patient_user, other_patient, counselor, other_counselor, clinic_admin):
+    superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
     return {
         "anonymous": None,
         "patient": patient_user,
@@ -39,6 +41,7 @@ def personas(patient_user, other_patient, counselor, other_counselor, clinic_adm
         "counselor": counselor,
         "other clinic's counselor": other_counselor,
         "clinic admin": clinic_admin,
+        "superuser": superuser,
     }
 
 

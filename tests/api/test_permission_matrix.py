@@ -6,6 +6,8 @@ for staff of the patient's clinic (a patient gets 403; another clinic's counselo
 the path, 400 "does not exist" on an id in the body). Two writes are the patient's too: asking
 for catalog items for themself and withdrawing their own waiting request (another patient is
 told nothing exists). The patient has a waiting and an approved request (50 points each).
+A superuser who works at no clinic is no clinic's staff here: empty lists, 404 on ids, 403 on
+writes; they use the (audited) Django admin.
 """
 
 from datetime import date
@@ -13,7 +15,7 @@ from datetime import date
 import pytest
 
 from tests.conftest import at
-from vouchers import redemptions
+from vouchers import redemptions, services
 from vouchers.models import CatalogItem
 
 PERSONAS = [
@@ -23,6 +25,7 @@ PERSONAS = [
     "counselor",
     "other clinic's counselor",
     "clinic admin",
+    "superuser",
 ]
 
 
@@ -63,41 +66,43 @@ def _import_body(ctx):
 
 # (method, path, body) → expected status for each persona, in PERSONAS order.
 MATRIX = [
-    ("get", "/api/schema/", None, [200, 200, 200, 200, 200, 200]),
-    ("get", "/api/docs/", None, [200, 200, 200, 200, 200, 200]),
-    ("delete", "/api/v1/auth/token/", None, [401, 204, 204, 204, 204, 204]),
-    ("get", "/api/v1/patients/", None, [401, 200, 200, 200, 200, 200]),
-    ("post", "/api/v1/patients/", _patient_body, [401, 403, 403, 201, 400, 201]),
-    ("get", "/api/v1/patients/{patient}/", None, [401, 200, 404, 200, 404, 200]),
-    ("patch", "/api/v1/patients/{patient}/", {"phone": "1"}, [401, 403, 403, 200, 404, 200]),
-    ("get", "/api/v1/patients/{patient}/balance/", None, [401, 200, 404, 200, 404, 200]),
-    ("get", "/api/v1/patients/{patient}/ledger/", None, [401, 200, 404, 200, 404, 200]),
-    ("get", "/api/v1/specimens/", None, [401, 200, 200, 200, 200, 200]),
-    ("post", "/api/v1/specimens/", _specimen_body, [401, 403, 403, 201, 400, 201]),
-    ("get", "/api/v1/specimens/{specimen}/", None, [401, 200, 404, 200, 404, 200]),
+    ("get", "/api/schema/", None, [200, 200, 200, 200, 200, 200, 200]),
+    ("get", "/api/docs/", None, [200, 200, 200, 200, 200, 200, 200]),
+    ("delete", "/api/v1/auth/token/", None, [401, 204, 204, 204, 204, 204, 204]),
+    ("get", "/api/v1/patients/", None, [401, 200, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/patients/", _patient_body, [401, 403, 403, 201, 400, 201, 403]),
+    ("get", "/api/v1/patients/{patient}/", None, [401, 200, 404, 200, 404, 200, 404]),
+    ("patch", "/api/v1/patients/{patient}/", {"phone": "1"}, [401, 403, 403, 200, 404, 200, 403]),
+    ("get", "/api/v1/patients/{patient}/balance/", None, [401, 200, 404, 200, 404, 200, 404]),
+    ("get", "/api/v1/patients/{patient}/ledger/", None, [401, 200, 404, 200, 404, 200, 404]),
+    ("get", "/api/v1/specimens/", None, [401, 200, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/specimens/", _specimen_body, [401, 403, 403, 201, 400, 201, 403]),
+    ("get", "/api/v1/specimens/{specimen}/", None, [401, 200, 404, 200, 404, 200, 404]),
     (
         "patch",
         "/api/v1/specimens/{specimen}/",
         {"results": {"cocaine": "positive"}, "reason": "Lab correction"},
-        [401, 403, 403, 200, 404, 200],
+        [401, 403, 403, 200, 404, 200, 403],
     ),
-    ("get", "/api/v1/attendance/", None, [401, 200, 200, 200, 200, 200]),
-    ("post", "/api/v1/attendance/", _attendance_body, [401, 403, 403, 201, 400, 201]),
-    ("get", "/api/v1/protocols/", None, [401, 200, 200, 200, 200, 200]),
-    ("get", "/api/v1/catalog/", None, [401, 200, 200, 200, 200, 200]),
-    ("get", "/api/v1/redemptions/", None, [401, 200, 200, 200, 200, 200]),
-    ("post", "/api/v1/redemptions/", _redemption_body, [401, 201, 400, 201, 400, 201]),
-    ("get", "/api/v1/redemptions/{requested}/", None, [401, 200, 404, 200, 404, 200]),
-    ("post", "/api/v1/redemptions/{requested}/approve/", None, [401, 403, 403, 200, 404, 200]),
+    ("get", "/api/v1/attendance/", None, [401, 200, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/attendance/", _attendance_body, [401, 403, 403, 201, 400, 201, 403]),
+    ("get", "/api/v1/attendance/{attendance}/", None, [401, 200, 404, 200, 404, 200, 404]),
+    ("get", "/api/v1/protocols/{protocol}/", None, [401, 200, 200, 200, 200, 200, 200]),
+    ("get", "/api/v1/protocols/", None, [401, 200, 200, 200, 200, 200, 200]),
+    ("get", "/api/v1/catalog/", None, [401, 200, 200, 200, 200, 200, 200]),
+    ("get", "/api/v1/redemptions/", None, [401, 200, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/redemptions/", _redemption_body, [401, 201, 400, 201, 400, 201, 400]),
+    ("get", "/api/v1/redemptions/{requested}/", None, [401, 200, 404, 200, 404, 200, 404]),
+    ("post", "/api/v1/redemptions/{requested}/approve/", None, [401, 403, 403, 200, 404, 200, 403]),
     (
         "post",
         "/api/v1/redemptions/{requested}/decline/",
         {"reason": "Not in the plan"},
-        [401, 403, 403, 200, 404, 200],
+        [401, 403, 403, 200, 404, 200, 403],
     ),
-    ("post", "/api/v1/redemptions/{requested}/cancel/", None, [401, 200, 404, 200, 404, 200]),
-    ("post", "/api/v1/redemptions/{approved}/handover/", None, [401, 403, 403, 200, 404, 200]),
-    ("post", "/api/v1/imports/lab-results/", _import_body, [401, 403, 403, 200, 400, 200]),
+    ("post", "/api/v1/redemptions/{requested}/cancel/", None, [401, 200, 404, 200, 404, 200, 404]),
+    ("post", "/api/v1/redemptions/{approved}/handover/", None, [401, 403, 403, 200, 404, 200, 403]),
+    ("post", "/api/v1/imports/lab-results/", _import_body, [401, 403, 403, 200, 400, 200, 403]),
 ]
 
 CASES = [
@@ -147,8 +152,16 @@ def test_each_persona_gets_the_answer_it_should(
     expected,
 ):
     ctx = {"patient": patient, "clinic": clinic, "item": item}
+    session = services.attendance_record(
+        patient=patient, occurred_at=at(clinic, date(2026, 1, 6)), session_kind="group"
+    ).attendance
     url = path.format(
-        patient=patient.id, specimen=negative.id, requested=requested.id, approved=approved.id
+        patient=patient.id,
+        specimen=negative.id,
+        requested=requested.id,
+        approved=approved.id,
+        attendance=session.id,
+        protocol=patient.enrollments.get().protocol_id,
     )
     data = body(ctx) if callable(body) else body
     client = api(personas[persona])
@@ -156,3 +169,11 @@ def test_each_persona_gets_the_answer_it_should(
     response = getattr(client, method)(url, data, format="json")
 
     assert response.status_code == expected, response.content[:300]
+
+
+@pytest.mark.django_db
+def test_a_superuser_who_works_at_no_clinic_lists_no_patients(api, personas, patient, negative):
+    client = api(personas["superuser"])
+
+    for path in ("/api/v1/patients/", "/api/v1/specimens/", "/api/v1/redemptions/"):
+        assert client.get(path).json()["count"] == 0, path
