@@ -138,3 +138,17 @@ def test_the_ledger_lists_every_entry_paginated(api, counselor, patient, enrollm
     assert body["count"] == 4  # three vouchers and the bonus for three in a row
     assert sorted(e["amount_cents"] for e in body["results"]) == [250, 375, 500, 1000]
     assert bonus["count"] == 1
+
+
+def test_the_list_leaves_out_contact_details_that_one_patients_record_shows(
+    api, counselor, patient
+):
+    patient.phone, patient.email = "+13125550123", "pat@example.org"
+    patient.save()
+    client = api(counselor)
+
+    [listed] = client.get("/api/v1/patients/").json()["results"]
+    one = client.get(f"/api/v1/patients/{patient.id}/").json()
+
+    assert not {"phone", "email", "reminder_consent_sms"} & set(listed)
+    assert (one["phone"], one["email"]) == ("+13125550123", "pat@example.org")

@@ -71,6 +71,18 @@ class PatientSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class PatientListSerializer(PatientSerializer):
+    """A list shows who is who, not how to reach them: contact details and reminder choices are
+    on one patient's record only (data minimisation)."""
+
+    class Meta(PatientSerializer.Meta):
+        fields = [
+            f
+            for f in PatientSerializer.Meta.fields
+            if f not in {"phone", "email", "reminder_consent_sms", "reminder_consent_email"}
+        ]
+
+
 class PatientFilter(filters.FilterSet):
     q = filters.CharFilter(method="search", label=_("Name or record number contains"))
 
@@ -150,6 +162,9 @@ class PatientViewSet(
 
     def get_queryset(self):
         return patients_visible_to(self.request.user)
+
+    def get_serializer_class(self):
+        return PatientListSerializer if self.action == "list" else PatientSerializer
 
     def get_object(self):
         patient = patient_get_or_404(self.request.user, self.kwargs["pk"])
