@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.utils import timezone
 
-from cmtracker.models import Clinic, Membership, User
+from cmtracker.models import Clinic, Membership, Notification, User
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen
 from vouchers.models import LedgerEntry, Wallet
 
@@ -55,6 +55,7 @@ def test_it_loads_a_clinic_with_staff_and_enrolled_patients_with_history():
     assert_history()
     assert_nothing_in_the_future(clinic)
     assert_every_wallet_equals_its_ledger()
+    assert_the_portal_patients_get_reminders()
     assert "Demo logins (password: cmtracker-demo)" in out
     for login in ("admin", "counselor1", "counselor2", "patient1", "patient2"):
         assert login in out
@@ -110,6 +111,19 @@ def assert_every_wallet_equals_its_ledger():
             sums["draws"] or 0,
         )
     assert Wallet.objects.filter(balance_cents__gt=0).exists()
+
+
+def assert_the_portal_patients_get_reminders():
+    for login in ("patient1", "patient2"):
+        patient = Patient.objects.select_related("user").get(user__username=login)
+        assert patient.phone and patient.email
+        assert patient.reminder_consent_sms and patient.reminder_consent_email
+        assert patient.reminder_evening_before
+        enrollment = patient.enrollments.get()
+        # The weekly group, the day after each week's start, is their session day.
+        assert enrollment.session_weekdays == [(enrollment.start_date.weekday() + 1) % 7]
+    # Weeks of history were loaded before anyone consented: nobody hears about them now.
+    assert not Notification.objects.exists()
 
 
 def test_running_it_again_adds_nothing_and_moves_no_balance():
