@@ -289,8 +289,9 @@ def specimen_record(
     1. A repeated idempotency key answers the first recording's result, paying nothing again.
     2. Validate: known substances and results, not in the future, an active enrollment that has
        started, the protocol's targets on the panel, a reason for an excused test.
-    3. In one transaction: write the specimen and its results, settle the enrollment, and queue
-       the patient's notice of what it earned (when it earned something).
+    3. In one transaction: write the specimen and its results, excuse the day's missed mark if
+       the beat wrote one before this result was recorded, settle the enrollment, and queue the
+       patient's notice of what it earned (when it earned something).
     """
     now = timezone.now()
     results = results or {}
@@ -322,6 +323,8 @@ def specimen_record(
                 recorded_by=recorded_by,
                 idempotency_key=idempotency_key,
             )
+            if status != Specimen.Status.MISSED:
+                _missed_mark_withdraw(specimen, recorded_by)
             settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
             award = settlement.award_for(_specimen_key(specimen.id))
             notices.award_notice_queue(settlement=settlement, award=award, source=specimen, now=now)
@@ -332,6 +335,42 @@ def specimen_record(
             raise
         return _replay(existing, recorded_by)
     return Recorded(specimen=specimen, attendance=None, award=award, settlement=settlement)
+
+
+MISSED_MARK_WITHDRAWN = (
+    "A test collected this day was recorded after the day had been marked missed."
+)
+
+
+def _missed_mark_withdraw(specimen: Specimen, actor) -> None:
+    """A result that arrives after closing time for a day the beat already marked missed (a lab
+    result, a late entry): the patient did test that day, so the mark no longer stands. It is
+    excused, with the reason kept in its corrections, never deleted; settling then pays the
+    real result as if the mark had never been there."""
+    day = specimen.enrollment.patient.clinic.local_date(specimen.collected_at)
+    mark = (
+        Specimen.objects.filter(
+            enrollment=specimen.enrollment,
+            idempotency_key=f"missed:{specimen.enrollment_id}:{day.isoformat()}",
+            status=Specimen.Status.MISSED,
+        )
+        .select_for_update()
+        .first()
+    )
+    if mark is None:
+        return
+    clinical.specimen_change(
+        specimen=mark,
+        changed_by=actor,
+        reason=MISSED_MARK_WITHDRAWN,
+        collected_at=mark.collected_at,
+        kind=mark.kind,
+        status=Specimen.Status.EXCUSED,
+        results={},
+        outcome=Specimen.Outcome.EXCUSED,
+        secondary_negative=False,
+        notes=mark.notes,
+    )
 
 
 def _attendance_recorded(attendance: Attendance, settlement: Settlement, replayed=False):

@@ -311,3 +311,26 @@ def test_the_beat_task_marks_yesterdays_missed_test(clinic, patient, higgins):
     assert tasks.missed_tests_mark.delay().get() == 1
     assert tasks.missed_tests_mark.delay().get() == 0
     assert [clinic.local_date(s.collected_at) for s in missed(patient)] == [yesterday]
+
+
+def test_a_result_recorded_after_the_day_was_marked_missed_withdraws_the_mark(
+    clinic, patient, tested, counselor
+):
+    missed_tests_mark(now=closing(clinic, FRI))
+    (mark,) = missed(patient)
+
+    # Friday's sample was collected at 10:00; its result is keyed in on Saturday.
+    recorded = services.specimen_record(
+        patient=patient,
+        collected_at=at(clinic, FRI),
+        results={"cocaine": "negative"},
+        recorded_by=counselor,
+    )
+
+    mark.refresh_from_db()
+    assert (mark.status, mark.outcome) == ("excused", "E")
+    assert "recorded after the day had been marked missed" in mark.corrections.get().reason
+    # The sixth consecutive negative, as if the mark had never been there: $8.75 and the bonus.
+    assert (recorded.award.voucher_cents, recorded.award.bonus_cents) == (875, 1000)
+    summary = reward_summary(patient=patient, today=NEXT_MON)
+    assert summary.streak == 6
