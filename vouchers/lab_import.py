@@ -35,7 +35,7 @@ from cmtracker import audit
 from cmtracker.models import Clinic
 from patients import services as clinical
 from patients.models import Enrollment, Patient, Specimen, SpecimenResult, Substance
-from vouchers import services
+from vouchers import notices, services
 from vouchers.models import Wallet
 
 # The front desk's own checks, so an imported row is judged by exactly the same rules.
@@ -366,6 +366,7 @@ def lab_import_apply(*, clinic: Clinic, text: str, actor, mode: str) -> ImportRe
     """
     if mode not in MODES:
         raise ValidationError({"mode": _("Choose all or nothing, or skip bad rows.")})
+    now = timezone.now()
     numbers = {values.get("record_number") for _number, values in _rows(text)}
     report = ImportReport(rows=[], mode=mode, applied=True)
     try:
@@ -375,10 +376,13 @@ def lab_import_apply(*, clinic: Clinic, text: str, actor, mode: str) -> ImportRe
             good = [row for row in report.rows if row.status == OK]
             if report.has_errors and mode == ALL_OR_NOTHING:
                 raise _Abort
-            _write(good, actor)
+            specimens = _write(good, actor)
+            services.missed_marks_withdraw(specimens, actor)
             touched = {row.enrollment.id: row.enrollment for row in good}
+            latest = {s.enrollment_id: s for s in sorted(specimens, key=_recorded_order)}
             for enrollment in sorted(touched.values(), key=lambda e: (e.patient_id, e.id)):
-                services.enrollment_settle(enrollment=enrollment, actor=actor)
+                settlement = services.enrollment_settle(enrollment=enrollment, actor=actor)
+                _award_notice(settlement, latest[enrollment.id], now)
             report.settled = len(touched)
     except _Abort:
         for row in report.rows:
@@ -399,6 +403,17 @@ def lab_import_apply(*, clinic: Clinic, text: str, actor, mode: str) -> ImportRe
     return report
 
 
+def _recorded_order(specimen: Specimen):
+    return (specimen.collected_at, specimen.id)
+
+
+def _award_notice(settlement, specimen: Specimen, now) -> None:
+    """One notice per patient for an import, however many of their results it brought: what the
+    latest one earned, and the balance after all of them (a backlog is not a burst of texts)."""
+    award = settlement.award_for(services.specimen_key(specimen.id))
+    notices.award_notice_queue(settlement=settlement, award=award, source=specimen, now=now)
+
+
 def _wallets_lock(*, clinic: Clinic, record_numbers: set) -> None:
     patient_ids = list(
         Patient.objects.filter(clinic=clinic, record_number__in=record_numbers).values_list(
@@ -414,7 +429,7 @@ def _wallets_lock(*, clinic: Clinic, record_numbers: set) -> None:
     )
 
 
-def _write(rows: list[ImportRow], actor) -> None:
+def _write(rows: list[ImportRow], actor) -> list[Specimen]:
     specimens = Specimen.objects.bulk_create(
         [
             Specimen(
@@ -444,3 +459,4 @@ def _write(rows: list[ImportRow], actor) -> None:
     audit.created(results)
     for row in rows:
         row.status = WRITTEN
+    return specimens

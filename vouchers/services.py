@@ -59,7 +59,7 @@ class Recorded:
     replayed: bool = False
 
 
-def _specimen_key(specimen_id: int) -> str:
+def specimen_key(specimen_id: int) -> str:
     return f"specimen:{specimen_id}"
 
 
@@ -85,7 +85,7 @@ def enrollment_events(enrollment: Enrollment) -> list[engine.Event]:
             0,
             s.id,
             engine.Event(
-                key=_specimen_key(s.id),
+                key=specimen_key(s.id),
                 day=clinic.local_date(s.collected_at),
                 kind=engine.SPECIMEN,
                 outcome=s.outcome,
@@ -323,10 +323,9 @@ def specimen_record(
                 recorded_by=recorded_by,
                 idempotency_key=idempotency_key,
             )
-            if status != Specimen.Status.MISSED:
-                _missed_mark_withdraw(specimen, recorded_by)
+            missed_marks_withdraw([specimen], recorded_by)
             settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
-            award = settlement.award_for(_specimen_key(specimen.id))
+            award = settlement.award_for(specimen_key(specimen.id))
             notices.award_notice_queue(settlement=settlement, award=award, source=specimen, now=now)
     except IntegrityError:
         # Another request with the same key won the race; answer with its result.
@@ -342,35 +341,38 @@ MISSED_MARK_WITHDRAWN = (
 )
 
 
-def _missed_mark_withdraw(specimen: Specimen, actor) -> None:
-    """A result that arrives after closing time for a day the beat already marked missed (a lab
-    result, a late entry): the patient did test that day, so the mark no longer stands. It is
-    excused, with the reason kept in its corrections, never deleted; settling then pays the
-    real result as if the mark had never been there."""
-    day = specimen.enrollment.patient.clinic.local_date(specimen.collected_at)
-    mark = (
-        Specimen.objects.filter(
-            enrollment=specimen.enrollment,
-            idempotency_key=f"missed:{specimen.enrollment_id}:{day.isoformat()}",
-            status=Specimen.Status.MISSED,
+def missed_marks_withdraw(specimens: list[Specimen], actor) -> int:
+    """Results that arrive after closing time for days the beat already marked missed (a lab
+    result, a late entry): the patient did test those days, so the marks no longer stand. Each
+    is excused, with the reason kept in its corrections, never deleted; settling then pays the
+    real results as if the marks had never been there. Call inside the recording transaction,
+    before settling. Returns how many marks were withdrawn."""
+    keys = {
+        f"missed:{s.enrollment_id}:{s.enrollment.patient.clinic.local_date(s.collected_at)}"
+        for s in specimens
+        if s.status != Specimen.Status.MISSED
+    }
+    if not keys:
+        return 0
+    marks = Specimen.objects.filter(
+        idempotency_key__in=keys, status=Specimen.Status.MISSED
+    ).select_for_update()
+    withdrawn = 0
+    for mark in marks:
+        clinical.specimen_change(
+            specimen=mark,
+            changed_by=actor,
+            reason=MISSED_MARK_WITHDRAWN,
+            collected_at=mark.collected_at,
+            kind=mark.kind,
+            status=Specimen.Status.EXCUSED,
+            results={},
+            outcome=Specimen.Outcome.EXCUSED,
+            secondary_negative=False,
+            notes=mark.notes,
         )
-        .select_for_update()
-        .first()
-    )
-    if mark is None:
-        return
-    clinical.specimen_change(
-        specimen=mark,
-        changed_by=actor,
-        reason=MISSED_MARK_WITHDRAWN,
-        collected_at=mark.collected_at,
-        kind=mark.kind,
-        status=Specimen.Status.EXCUSED,
-        results={},
-        outcome=Specimen.Outcome.EXCUSED,
-        secondary_negative=False,
-        notes=mark.notes,
-    )
+        withdrawn += 1
+    return withdrawn
 
 
 def _attendance_recorded(attendance: Attendance, settlement: Settlement, replayed=False):
@@ -396,7 +398,7 @@ def _replay(specimen: Specimen, actor) -> Recorded:
     return Recorded(
         specimen=specimen,
         attendance=None,
-        award=settlement.award_for(_specimen_key(specimen.id)),
+        award=settlement.award_for(specimen_key(specimen.id)),
         settlement=settlement,
         replayed=True,
     )
@@ -455,7 +457,7 @@ def specimen_correct(
     return Recorded(
         specimen=specimen,
         attendance=None,
-        award=settlement.award_for(_specimen_key(specimen.id)),
+        award=settlement.award_for(specimen_key(specimen.id)),
         settlement=settlement,
     )
 

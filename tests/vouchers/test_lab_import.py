@@ -11,12 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
+from cmtracker.models import Notification
 from patients.models import Specimen, SpecimenResult
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
 from vouchers import lab_import, services
 from vouchers.lab_import import lab_import_apply, lab_import_preview
 from vouchers.models import LedgerEntry, Wallet
+from vouchers.reminders import missed_tests_mark
 
 HEADER = "record_number,collected_at,kind,cocaine,amphetamine,status,notes,idempotency_key\n"
 GOOD = "A1,2026-01-06 09:00,urine,negative,negative,,,\n"
@@ -302,3 +304,32 @@ def test_the_preview_makes_the_same_number_of_queries_for_100_and_1000_rows(
     assert report.totals["ok"] == 1000
     assert len(queries) <= 4
     assert lab_import.OK == "ok"
+
+
+def test_an_import_sends_each_patient_one_notice_of_the_latest_award(alice, counselor):
+    alice.reminder_consent_email, alice.email = True, "alice@example.org"
+    alice.save()
+    text = HEADER + GOOD + "A1,2026-01-07 09:00,urine,negative,,,,\n"
+
+    lab_import_apply(clinic=alice.clinic, text=text, actor=counselor, mode="all_or_nothing")
+
+    [notice] = Notification.objects.filter(patient=alice, kind="award")
+    # Tuesday's $2.50 and Wednesday's $3.75: the latest award, and the balance after both.
+    assert "You earned $3.75. Your balance is $6.25." in notice.body
+
+
+def test_an_imported_result_withdraws_the_missed_mark_of_its_day(alice, counselor):
+    clinic = alice.clinic
+    missed_tests_mark(now=at(clinic, date(2026, 1, 7), 18))  # Wednesday after closing: no result
+    assert Specimen.objects.filter(status="missed").count() == 2  # Monday and Wednesday
+
+    text = HEADER + "A1,2026-01-07 09:00,urine,negative,,,,\n"
+    lab_import_apply(clinic=clinic, text=text, actor=counselor, mode="all_or_nothing")
+
+    statuses = dict(
+        Specimen.objects.filter(collected_at__date__gte=date(2026, 1, 7)).values_list(
+            "status", "outcome"
+        )
+    )
+    assert statuses == {"excused": "E", "tested": "N"}
+    assert Wallet.objects.get(patient=alice).balance_cents == 250  # a first negative after a miss
