@@ -250,3 +250,13 @@ def test_reading_a_patient_in_the_django_admin_is_logged(client, admin_user, pat
 
     reads = events(action="read", patient=patient)
     assert [(e.actor, e.path) for e in reads] == [(admin_user, change), (admin_user, changelist)]
+
+
+def test_the_patient_page_links_administrators_to_the_trail(
+    client, clinic_admin, counselor, patient
+):
+    trail = reverse("patient-audit", args=[patient.pk])
+    client.force_login(clinic_admin)
+    assert trail in client.get(reverse("patient-detail", args=[patient.pk])).content.decode()
+    client.force_login(counselor)
+    assert trail not in client.get(reverse("patient-detail", args=[patient.pk])).content.decode()

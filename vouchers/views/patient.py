@@ -25,7 +25,12 @@ from django.views.generic import FormView, TemplateView
 from cmtracker.models import WEEKDAYS
 from patients.enrollment import enrollment_set_status
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, Substance
-from patients.permissions import StaffRequiredMixin, patient_get_or_404, patients_visible_to
+from patients.permissions import (
+    StaffRequiredMixin,
+    is_clinic_admin,
+    patient_get_or_404,
+    patients_visible_to,
+)
 from vouchers import engine
 from vouchers.charts import earnings_chart
 from vouchers.forms import ExcuseForm, SpecimenCorrectionForm, errors_onto_form
@@ -309,6 +314,7 @@ class PatientDetailView(StaffRequiredMixin, ClinicTimeMixin, TemplateView):
         ledger = patient.ledger.select_related("created_by", "specimen", "attendance")
         context.update(
             patient=patient,
+            is_clinic_admin=is_clinic_admin(self.request.user, patient.clinic),
             counselor_name=person(patient.primary_counselor),
             summary=summary,
             wallet=summary.wallet,
