@@ -144,3 +144,22 @@ def test_it_refuses_a_production_database_without_force(settings):
         demo_data()
 
     assert not Clinic.objects.exists()
+
+
+def test_a_demo_counselor_signs_in_with_the_password_and_the_printed_code(client):
+    demo_data()
+    out = StringIO()
+    call_command("demo_code", stdout=out)
+    code = out.getvalue().strip()
+
+    client.post("/accounts/login/", {"username": "counselor1", "password": "cmtracker-demo"})
+    response = client.post("/accounts/two-factor/", {"code": code})
+
+    assert response.status_code == 302
+    assert client.get("/today/").status_code == 200
+
+
+def test_the_demo_code_is_refused_in_production(settings):
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="not in production"):
+        call_command("demo_code", stdout=StringIO())

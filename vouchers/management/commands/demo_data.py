@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cmtracker.models import Clinic, Membership, User
 from patients.models import Attendance, Enrollment, Patient, Specimen
@@ -33,6 +34,9 @@ from vouchers.redemptions import catalog_item_create
 from vouchers.schedule import scheduled_days
 
 DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - a published demo login, never a real one
+# The demo staff's authenticator key, published like the password ("cmtracker-demo-key!!").
+DEMO_TOTP_KEY_HEX = b"cmtracker-demo-key!!".hex()
+DEMO_TOTP_KEY_BASE32 = "MNWXI4TBMNVWK4RNMRSW23ZNNNSXSIJB"
 SEED = 2026
 # More than any demo enrollment can reach (9 weeks back + this one, 3 tests a week), so the planned
 # outcomes of a patient do not depend on how many of them have happened by today.
@@ -309,6 +313,11 @@ class DemoLoader:
             user=user, clinic=self.clinic, defaults={"role": role}
         )
         self.created["staff"] += created
+        # Staff sign in with a second factor. The demo's authenticator key is published (README),
+        # like its password: add it to an authenticator app, or ask `manage.py demo_code`.
+        TOTPDevice.objects.get_or_create(
+            user=user, defaults={"name": "demo authenticator", "key": DEMO_TOTP_KEY_HEX}
+        )
         return user
 
     # --- patients --------------------------------------------------------------------------------
@@ -487,6 +496,8 @@ class DemoLoader:
             f"Demo logins (password: {DEMO_PASSWORD}):",
             "  admin — clinic administrator (Django admin at /admin/)",
             "  counselor1, counselor2 — counselors",
+            f"  staff second factor: authenticator key {DEMO_TOTP_KEY_BASE32}, or the code from"
+            " `.venv/bin/python manage.py demo_code`",
             f"  patient portal logins: {portal}",
         ]
         if self.old_passwords:
