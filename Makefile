@@ -27,7 +27,7 @@ PYTEST_WORKERS ?= 2
 # The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py. Beat
 # keeps its schedule in the database (django-celery-beat), so administrators see it in the admin.
 
-.PHONY: help venv install install-dev run test fuzz lint format clean distclean browser messages translations
+.PHONY: help venv install install-dev run test fuzz lint format clean distclean browser messages translations scan
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -101,6 +101,12 @@ messages: install ## compile the translations in locale/
 translations: install ## extract new strings into locale/es/LC_MESSAGES/django.po to translate
 	$(MANAGE) makemessages -l es --no-obsolete --ignore=.venv --ignore=tests --ignore=scripts \
 	    --ignore=staticfiles --ignore=var
+
+# Security scans (slow; the dependency audit needs the network): bandit, pip-audit and wapiti
+# against the running demo app as a patient and a counselor. Tools in .venv-scan, reports in
+# var/scan/; what they found and what was decided is in docs/security.md. Not part of `make test`.
+scan: install ## security scans: bandit, dependency audit, wapiti on the running app (slow)
+	$(PYTHON) scripts/scan.py
 
 lint: install-dev ## ruff check + ruff format --check (changes nothing)
 	$(RUFF) check .

@@ -73,13 +73,13 @@ def test_production_settings_turn_on_secure_cookies_hsts_and_https():
         "--verbosity=0",
         "-c",
         "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE,"
-        " s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.SECURE_SSL_REDIRECT,"
-        " s.SECURE_HSTS_SECONDS >= 31536000, s.X_FRAME_OPTIONS)",
+        " s.CSRF_COOKIE_SECURE, s.LANGUAGE_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY,"
+        " s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS >= 31536000, s.X_FRAME_OPTIONS)",
         SECRET_KEY=a_secret(),
     )
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "True", "True", "True", "True", "DENY"]
+    assert done.stdout.split() == ["True", "True", "True", "True", "True", "True", "DENY"]
 
 
 def last_line(done: subprocess.CompletedProcess) -> str:

@@ -95,6 +95,13 @@ def test_the_api_answers_json_only_not_the_browsable_html_pages(phone, patient_u
     assert response.headers["Content-Type"] == "application/json"
 
 
+def test_the_language_cookie_is_out_of_reach_of_scripts(client, db):
+    response = client.post(reverse("set_language"), {"language": "es", "next": "/"})
+
+    assert response.cookies["django_language"].value == "es"
+    assert response.cookies["django_language"]["httponly"] is True
+
+
 # What a strict CSP refuses: an inline <script> (one without src), any <style> element, a style=
 # attribute, an on*= event handler, and javascript: URLs.
 INLINE = {
