@@ -213,3 +213,40 @@ def test_every_route_is_in_a_matrix():
     api = {resolve(path.format_map(_Ids()).split("?")[0]).url_name for _m, path, *_r in API_MATRIX}
     covered = {name for name, *_rest in PAGES} | api
     assert set(_routes(get_resolver().url_patterns)) - covered == set()
+
+
+# Pages a signed-in staff member reaches before giving the second factor: nothing with patient data.
+BEFORE_SECOND_FACTOR = {
+    "healthz",
+    "login",
+    "logout",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "set_language",
+    "two-factor",
+    "two-factor-setup",
+    "two-factor-backup-codes",
+    "sms-inbound",  # Twilio's, not a person's: refused without its signature
+}
+
+
+def test_staff_without_the_second_factor_reach_no_page_or_endpoint_with_patient_data(
+    counselor, context
+):
+    records = context()
+    client = Client()
+    client.post(reverse("login"), {"username": "casey", "password": "a long test password"})
+    reached = {}
+    for name, method, args, data, _expected in PAGES:
+        if name in BEFORE_SECOND_FACTOR:
+            continue
+        response = getattr(client, method)(reverse(name, args=[records[a] for a in args]), data)
+        if not response.get("Location", "").startswith(reverse("two-factor")):
+            reached[name] = response.status_code
+    for method, path, *_rest in API_MATRIX:
+        url = path.format_map(_Ids())
+        if getattr(client, method)(url).status_code != 403 and "/v1/" in url:
+            reached[url] = method
+    assert reached == {}
