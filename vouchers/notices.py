@@ -97,6 +97,15 @@ def _join(*parts: str) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _stop_footer() -> str:
+    """Every text says how to stop them (carriers ask for it); call in the patient's language."""
+    return _("Reply STOP to stop these texts.")
+
+
+def _for_channel(channel: str, body: str, footer: str) -> str:
+    return _join(body, footer) if channel == Channel.SMS else body
+
+
 # --- reminders -----------------------------------------------------------------------------------
 
 
@@ -122,6 +131,7 @@ def test_reminder_rows(
         closes = _("The clinic is open until %(time)s.") % {"time": _time(clinic.closes_at)}
         earns = _earns(promise, "today") if test_due and promise else ""
         body = _join(f"{clinic.name}:", what, earns, closes)
+        footer = _stop_footer()
         subject = _("Test day today") if test_due else _("Your session today")
     return [
         dict(
@@ -131,7 +141,7 @@ def test_reminder_rows(
             channel=channel,
             to=to,
             subject=subject,
-            body=body,
+            body=_for_channel(channel, body, footer),
             dedupe_key=f"test_reminder:{enrollment_id}:{day.isoformat()}:{channel}",
             expires_at=expires_at,
         )
@@ -154,6 +164,7 @@ def evening_reminder_rows(
         what = _("Tomorrow, %(day)s, is a test day.") % {"day": when}
         earns = _earns(promise, "tomorrow") if promise else ""
         body = _join(f"{clinic.name}:", what, earns)
+        footer = _stop_footer()
         subject = _("Test day tomorrow")
     return [
         dict(
@@ -163,7 +174,7 @@ def evening_reminder_rows(
             channel=channel,
             to=to,
             subject=subject,
-            body=body,
+            body=_for_channel(channel, body, footer),
             dedupe_key=f"evening_reminder:{enrollment_id}:{day.isoformat()}:{channel}",
             expires_at=expires_at,
         )
@@ -225,6 +236,7 @@ def award_notice_queue(*, settlement, award: engine.Award | None, source, now: d
         else:
             onward = _earns(promise, "next")
         body = _join(f"{clinic.name}:", earned, standing, onward)
+        footer = _stop_footer()
         subject = _("You earned a reward")
     source_key = f"attendance:{source.pk}" if is_session else f"{source.pk}"
     queued = 0
@@ -237,7 +249,7 @@ def award_notice_queue(*, settlement, award: engine.Award | None, source, now: d
                 channel=channel,
                 to=to,
                 subject=subject,
-                body=body,
+                body=_for_channel(channel, body, footer),
                 dedupe_key=f"award:{source_key}:{channel}",
                 now=now,
             )
@@ -263,6 +275,7 @@ def reward_ready_queue(*, redemption, now: datetime) -> int:
             _("Your reward is ready for pickup: %(items)s.") % {"items": items},
         )
         subject = _("Your reward is ready for pickup")
+        footer = _stop_footer()
     queued = 0
     for channel, to in addresses:
         queued += (
@@ -273,7 +286,7 @@ def reward_ready_queue(*, redemption, now: datetime) -> int:
                 channel=channel,
                 to=to,
                 subject=subject,
-                body=body,
+                body=_for_channel(channel, body, footer),
                 dedupe_key=f"reward_ready:{redemption.pk}:{channel}",
                 now=now,
             )

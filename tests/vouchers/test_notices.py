@@ -58,7 +58,8 @@ def test_a_negative_tells_the_patient_what_it_earned_the_balance_and_the_next_va
         "Riverside Recovery: You earned $2.50. Your balance is $2.50. "
         "Your next negative test earns $3.75."
     )
-    assert email.body == sms_message.body == expected
+    assert email.body == expected
+    assert sms_message.body == f"{expected} Reply STOP to stop these texts."  # carriers ask for it
     assert (email.channel, email.to, email.subject) == (
         "email",
         "pat@example.com",
@@ -223,6 +224,7 @@ def test_an_approved_request_tells_the_patient_their_reward_is_ready(requested, 
     email, sms_message = notices("reward_ready")
     assert sms_message.body == (
         "Riverside Recovery: Your reward is ready for pickup: 2 × Bus pass, 1 × Grocery card."
+        " Reply STOP to stop these texts."
     )
     assert email.subject == "Your reward is ready for pickup"
     assert email.dedupe_key == f"reward_ready:{requested.pk}:email"
