@@ -18,12 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     """manage.py with CMTRACKER_PRODUCTION=1, an allowed host, SQLite and no DEBUG or secret
-    from the calling shell unless given here."""
+    from the calling shell unless given here. DJANGO_ALLOW_ASYNC_UNSAFE is the browser tests'
+    (set in this process when they are collected), never a deployment's."""
     clean = {
         k: v
         for k, v in os.environ.items()
         if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"}
-        and not k.startswith("SECURE_")
+        and not k.startswith(("SECURE_", "DJANGO_ALLOW_ASYNC_UNSAFE"))
     }
     clean.update(CMTRACKER_PRODUCTION="1", ALLOWED_HOSTS="example.org", **env)
     return subprocess.run(
