@@ -138,6 +138,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for the lock instead of failing at once; the web process and the worker share
     # the file in the embedded set-up.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Each transaction takes the write lock when it begins. SQLite's default (deferred) starts as
+    # a reader, and two readers turning writers at once fail at once whatever the timeout:
+    # "database is locked" under concurrent form posts (docs/security.md, the scan's Highs).
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # A file, not memory, so a Celery worker started by a test can open the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
