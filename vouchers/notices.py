@@ -102,8 +102,32 @@ def _stop_footer() -> str:
     return _("Reply STOP to stop these texts.")
 
 
-def _for_channel(channel: str, body: str, footer: str) -> str:
-    return _join(body, footer) if channel == Channel.SMS else body
+def _per_channel(
+    *, clinic: Clinic, patient: Patient, kind: str, subject: str, body: str, key: str, **extra
+) -> list[dict]:
+    """One outbox row per channel the patient can be reached on, deduplicated as `key:channel`.
+    Texts end with how to stop them, in the patient's language."""
+    with translation.override(patient.preferred_language):
+        footer = _stop_footer()
+    return [
+        dict(
+            clinic=clinic,
+            patient=patient,
+            kind=kind,
+            channel=channel,
+            to=to,
+            subject=subject,
+            body=_join(body, footer) if channel == Channel.SMS else body,
+            dedupe_key=f"{key}:{channel}",
+            **extra,
+        )
+        for channel, to in patient_addresses(patient)
+    ]
+
+
+def _queue(rows: list[dict], now: datetime) -> int:
+    """Queue rows in the caller's transaction; the number newly queued (not already there)."""
+    return sum(notification_queue(**row, now=now) is not None for row in rows)
 
 
 # --- reminders -----------------------------------------------------------------------------------
@@ -131,22 +155,16 @@ def test_reminder_rows(
         closes = _("The clinic is open until %(time)s.") % {"time": _time(clinic.closes_at)}
         earns = _earns(promise, "today") if test_due and promise else ""
         body = _join(f"{clinic.name}:", what, earns, closes)
-        footer = _stop_footer()
         subject = _("Test day today") if test_due else _("Your session today")
-    return [
-        dict(
-            clinic=clinic,
-            patient=patient,
-            kind=Kind.TEST_REMINDER,
-            channel=channel,
-            to=to,
-            subject=subject,
-            body=_for_channel(channel, body, footer),
-            dedupe_key=f"test_reminder:{enrollment_id}:{day.isoformat()}:{channel}",
-            expires_at=expires_at,
-        )
-        for channel, to in patient_addresses(patient)
-    ]
+    return _per_channel(
+        clinic=clinic,
+        patient=patient,
+        kind=Kind.TEST_REMINDER,
+        subject=subject,
+        body=body,
+        key=f"test_reminder:{enrollment_id}:{day.isoformat()}",
+        expires_at=expires_at,
+    )
 
 
 def evening_reminder_rows(
@@ -164,22 +182,16 @@ def evening_reminder_rows(
         what = _("Tomorrow, %(day)s, is a test day.") % {"day": when}
         earns = _earns(promise, "tomorrow") if promise else ""
         body = _join(f"{clinic.name}:", what, earns)
-        footer = _stop_footer()
         subject = _("Test day tomorrow")
-    return [
-        dict(
-            clinic=clinic,
-            patient=patient,
-            kind=Kind.EVENING_REMINDER,
-            channel=channel,
-            to=to,
-            subject=subject,
-            body=_for_channel(channel, body, footer),
-            dedupe_key=f"evening_reminder:{enrollment_id}:{day.isoformat()}:{channel}",
-            expires_at=expires_at,
-        )
-        for channel, to in patient_addresses(patient)
-    ]
+    return _per_channel(
+        clinic=clinic,
+        patient=patient,
+        kind=Kind.EVENING_REMINDER,
+        subject=subject,
+        body=body,
+        key=f"evening_reminder:{enrollment_id}:{day.isoformat()}",
+        expires_at=expires_at,
+    )
 
 
 # --- award and reward-ready notices --------------------------------------------------------------
@@ -236,26 +248,17 @@ def award_notice_queue(*, settlement, award: engine.Award | None, source, now: d
         else:
             onward = _earns(promise, "next")
         body = _join(f"{clinic.name}:", earned, standing, onward)
-        footer = _stop_footer()
         subject = _("You earned a reward")
     source_key = f"attendance:{source.pk}" if is_session else f"{source.pk}"
-    queued = 0
-    for channel, to in addresses:
-        queued += (
-            notification_queue(
-                clinic=clinic,
-                patient=patient,
-                kind=Kind.AWARD,
-                channel=channel,
-                to=to,
-                subject=subject,
-                body=_for_channel(channel, body, footer),
-                dedupe_key=f"award:{source_key}:{channel}",
-                now=now,
-            )
-            is not None
-        )
-    return queued
+    rows = _per_channel(
+        clinic=clinic,
+        patient=patient,
+        kind=Kind.AWARD,
+        subject=subject,
+        body=body,
+        key=f"award:{source_key}",
+    )
+    return _queue(rows, now)
 
 
 def reward_ready_queue(*, redemption, now: datetime) -> int:
@@ -275,24 +278,15 @@ def reward_ready_queue(*, redemption, now: datetime) -> int:
             _("Your reward is ready for pickup: %(items)s.") % {"items": items},
         )
         subject = _("Your reward is ready for pickup")
-        footer = _stop_footer()
-    queued = 0
-    for channel, to in addresses:
-        queued += (
-            notification_queue(
-                clinic=patient.clinic,
-                patient=patient,
-                kind=Kind.REWARD_READY,
-                channel=channel,
-                to=to,
-                subject=subject,
-                body=_for_channel(channel, body, footer),
-                dedupe_key=f"reward_ready:{redemption.pk}:{channel}",
-                now=now,
-            )
-            is not None
-        )
-    return queued
+    rows = _per_channel(
+        clinic=patient.clinic,
+        patient=patient,
+        kind=Kind.REWARD_READY,
+        subject=subject,
+        body=body,
+        key=f"reward_ready:{redemption.pk}",
+    )
+    return _queue(rows, now)
 
 
 # --- the counselors' digest ----------------------------------------------------------------------
