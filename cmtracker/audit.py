@@ -55,8 +55,14 @@ def _who(request) -> tuple[object | None, str]:
     if user is not None and user.is_authenticated:
         return user, user.get_username()
     if request is not None:
-        return None, "anonymous"
+        return None, getattr(request, "audit_speaks_for", "anonymous")
     return None, SYSTEM
+
+
+def speaks_for(request, label: str) -> None:
+    """Name whom a request without a user but otherwise verified speaks for (a provider's signed
+    webhook), so its writes are not logged as 'anonymous'."""
+    request.audit_speaks_for = label[: AuditEvent._meta.get_field("actor_label").max_length]
 
 
 def _event(*, action, object_type, object_id="", clinic_id=None, patient_id=None, changes=None):

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from cmtracker import audit
 from cmtracker.sms import phone_digits, same_phone, twilio_configured
 from patients.models import Patient
 
@@ -86,6 +87,7 @@ def sms_inbound(request):
     # (a Spanish "PARAR", say).
     kind = request.POST.get("OptOutType", "").upper()
     sender = request.POST.get("From", "")
+    audit.speaks_for(request, f"Twilio: text reply from {sender}")
     if keyword in OPT_OUT or kind == "STOP":
         patients_sms_opt(phone=sender, opted_out=True, now=timezone.now())
     elif keyword in OPT_IN or kind == "START":

@@ -17,7 +17,7 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
 from cmtracker import sms
-from cmtracker.models import Notification
+from cmtracker.models import AuditEvent, Notification
 from cmtracker.notifications import notification_queue, notifications_send_due
 from tests.factories import PatientFactory
 
@@ -179,6 +179,14 @@ def test_stop_with_a_valid_signature_opts_the_patient_out(client, twilio, textin
     other.refresh_from_db()
     assert texting.sms_opted_out_at is not None
     assert other.sms_opted_out_at is None
+
+
+def test_the_audit_trail_says_the_patients_stop_came_by_text(client, twilio, texting):
+    signed_post(client, inbound("STOP"))
+    event = AuditEvent.objects.get(patient=texting, action="change")
+    assert event.actor is None
+    assert event.actor_label == "Twilio: text reply from +13125550100"
+    assert "sms_opted_out_at" in event.changes
 
 
 def test_start_opts_the_patient_back_in(client, twilio, texting):
