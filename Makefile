@@ -27,7 +27,7 @@ PYTEST_WORKERS ?= 2
 # The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py. Beat
 # keeps its schedule in the database (django-celery-beat), so administrators see it in the admin.
 
-.PHONY: help venv install install-dev run test fuzz lint format clean distclean browser messages translations scan
+.PHONY: help venv install install-dev run test fuzz lint format clean distclean browser messages translations scan screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,6 +83,11 @@ fuzz: install-dev ## schemathesis against the API schema, as each persona (FUZZ_
 	@services="$$($(PYTHON) scripts/services.py)"; \
 	 eval "$$services"; \
 	 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTHON) -m pytest -n $(PYTEST_WORKERS) tests/fuzz $(PYTEST_ARGS)
+
+screenshots: install-dev browser messages ## retake the README's screenshots (docs/screenshots/) with the browser tests
+	@services="$$($(PYTHON) scripts/services.py)"; \
+	 eval "$$services"; \
+	 SCREENSHOTS_DIR=docs/screenshots $(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
 
 # Browser tests drive Debian's Chromium, never a downloaded browser. Installed with apt when
 # missing and we may (root); otherwise the browser tests skip, saying why (and fail under CI=true).

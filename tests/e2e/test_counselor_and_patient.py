@@ -1,6 +1,7 @@
 """In a real browser: the front-desk flow a counselor runs, and the patient's phone view.
 
-Screenshots land in docs/screenshots/ (linked from the README) so the pages can be looked at.
+Screenshots land in var/screenshots/ so the pages can be looked at (`make screenshots` retakes
+the README's, in docs/screenshots/).
 """
 
 import re

@@ -418,6 +418,22 @@ def test_a_missed_test_day_is_overdue(desk, patient, higgins, today):
     assert patient.full_name not in section(page, "Due today")
 
 
+def test_a_patient_due_today_who_missed_a_day_is_marked_and_counted(
+    desk, patient, higgins, today
+):
+    # Day 0 was missed; day 2 is today.
+    EnrollmentFactory(patient=patient, protocol=higgins, start_date=today - timedelta(days=2))
+
+    page = text(desk.get(reverse("today")))
+
+    due = section(page, "Due today")
+    assert patient.full_name in due
+    assert "Not tested" in due
+    assert "1 due · 0 overdue · 0 seen · 1 of those due today missed a test day" in page
+    assert "No missed test days" not in page
+    assert "Nobody else: the patients due today who missed a test day are marked." in page
+
+
 def test_a_patient_not_due_and_not_overdue_is_not_listed(desk, patient, higgins, today):
     EnrollmentFactory(patient=patient, protocol=higgins, start_date=today - timedelta(days=1))
     desk_post = specimen_post(patient.clinic, collected_at=local_day(patient.clinic, 1))

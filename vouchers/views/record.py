@@ -56,11 +56,20 @@ class Board:
     overdue: list[TodayRow] = field(default_factory=list)
     seen: list[TodayRow] = field(default_factory=list)
 
+    @property
+    def due_and_missed(self) -> int:
+        """Patients due today who also missed an earlier test day (marked in that list)."""
+        return sum(1 for row in self.due if row.overdue_day)
+
     def sections(self) -> list[tuple[str, str, list[TodayRow], str]]:
         """(key, heading, rows, what to say when empty), in the order the page shows them."""
+        if self.due_and_missed:
+            no_overdue = _("Nobody else: the patients due today who missed a test day are marked.")
+        else:
+            no_overdue = _("No missed test days in the last week.")
         return [
             ("due", _("Due today"), self.due, _("Nobody is due for a test today.")),
-            ("overdue", _("Overdue"), self.overdue, _("No missed test days in the last week.")),
+            ("overdue", _("Overdue"), self.overdue, no_overdue),
             ("seen", _("Seen today"), self.seen, _("Nobody has been seen yet today.")),
         ]
 
