@@ -21,6 +21,7 @@ from cmtracker.models import Clinic, Notification
 from cmtracker.notifications import notification_queue
 from patients.models import Patient
 from vouchers import engine
+from vouchers.templatetags.days import long_day
 from vouchers.templatetags.money import dollars
 
 Channel = Notification.Channel
@@ -178,7 +179,7 @@ def evening_reminder_rows(
 ) -> list[dict]:
     """The evening-before reminder of test day `day`, one row per reachable channel."""
     with translation.override(patient.preferred_language):
-        when = formats.date_format(day, "l j F")
+        when = long_day(day)
         what = _("Tomorrow, %(day)s, is a test day.") % {"day": when}
         earns = _earns(promise, "tomorrow") if promise else ""
         body = _join(f"{clinic.name}:", what, earns)

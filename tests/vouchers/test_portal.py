@@ -1,5 +1,6 @@
 """The patient portal (/me/): what a patient sees on their phone, and that it is only theirs."""
 
+import re
 from datetime import UTC, date, timedelta
 
 import pytest
@@ -185,6 +186,17 @@ def test_upcoming_test_days_are_the_next_scheduled_days_of_the_enrollment(
 
     assert [f'<time datetime="{d:%Y-%m-%d}">' in upcoming for d in expected] == [True] * 5
     assert upcoming.count("<li>") == 5
+
+
+def test_upcoming_test_days_in_spanish_read_as_spanish_dates(signed_in, patient, recent):
+    patient.preferred_language = "es"
+    patient.save()
+
+    upcoming = page(signed_in).split("Tus próximos días de prueba")[1].split("</section>")[0]
+
+    days = re.findall(r'<time datetime="[-\d]+">([^<]+)</time>', upcoming)
+    assert days
+    assert all(re.fullmatch(r"\w+ \d{1,2} de \w+", d) for d in days), days  # "Lunes 7 de Diciembre"
 
 
 def test_todays_test_day_is_no_longer_upcoming_once_tested(signed_in, patient, higgins):

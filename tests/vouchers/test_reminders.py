@@ -308,6 +308,17 @@ def test_the_evening_before_a_test_day_when_the_patient_asked(clinic, reachable,
     assert email.expires_at == at(clinic, MONDAY, 0)
 
 
+def test_the_evening_before_in_spanish_names_the_day_as_spanish_does(clinic, reachable, enrollment):
+    reachable.reminder_evening_before = True
+    reachable.preferred_language = "es"
+    reachable.save()
+
+    reminders_queue(now=moment(clinic, SUNDAY, 18))
+
+    (email, _sms) = sorted(evening(), key=lambda n: n.channel)
+    assert "Mañana, Lunes 12 de Enero, es día de prueba." in email.body
+
+
 def test_no_evening_reminder_without_asking_or_before_a_day_without_a_test(
     clinic, reachable, enrollment
 ):

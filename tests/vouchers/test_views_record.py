@@ -418,9 +418,7 @@ def test_a_missed_test_day_is_overdue(desk, patient, higgins, today):
     assert patient.full_name not in section(page, "Due today")
 
 
-def test_a_patient_due_today_who_missed_a_day_is_marked_and_counted(
-    desk, patient, higgins, today
-):
+def test_a_patient_due_today_who_missed_a_day_is_marked_and_counted(desk, patient, higgins, today):
     # Day 0 was missed; day 2 is today.
     EnrollmentFactory(patient=patient, protocol=higgins, start_date=today - timedelta(days=2))
 
