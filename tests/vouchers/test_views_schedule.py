@@ -55,6 +55,15 @@ def test_the_enrollment_page_ticks_the_clinics_days_and_saves_the_patients_own(
     assert "Session days Wednesday" in detail
 
 
+def test_seven_days_a_week_reads_every_day(desk, patient, enrollment):
+    Enrollment.objects.filter(pk=enrollment.pk).update(test_weekdays=list(range(7)))
+
+    detail = text(desk.get(reverse("patient-detail", args=[patient.pk])))
+
+    assert "Test days Every day" in detail
+    assert "Monday" not in detail
+
+
 def _checked(page: str, name: str, value: int) -> bool:
     """Whether the checkbox `name` with `value` is ticked in the rendered page."""
     for tag in page.split("<input")[1:]:

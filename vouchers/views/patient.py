@@ -285,8 +285,10 @@ def ledger_source(entry: LedgerEntry) -> str:
 
 
 def weekday_names(days) -> str:
-    """ "Monday, Wednesday, Friday" in the reader's language."""
+    """ "Monday, Wednesday, Friday" in the reader's language; "Every day" for all seven."""
     names = dict(WEEKDAYS)
+    if set(days or []) == set(names):
+        return str(_("Every day"))
     return ", ".join(str(names[d]) for d in sorted(days or [])) or "—"
 
 
