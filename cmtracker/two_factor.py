@@ -149,8 +149,19 @@ class VerifyView(View):
         return redirect(_next(request))
 
     def _render(self, request, form, status=200):
-        context = {"form": form, "next": _next(request)}
+        context = {"form": form, "next": _next(request), "hide_nav": _pending(request.user)}
         return render(request, self.template_name, context, status=status)
+
+
+def _pending(user) -> bool:
+    """Signed in with the password, and the second factor still to give: the app's pages would
+    only send them back here, so the page shows no navigation to them."""
+    return not user.is_verified() and needs_second_factor(user)
+
+
+def _grouped(secret: str) -> str:
+    """ "4HMV UCWZ E5NK ...": easier to read and type; authenticator apps ignore the spaces."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 def _qr_svg_data_uri(uri: str) -> str:
@@ -207,8 +218,9 @@ class SetupView(View):
         context = {
             "form": form,
             "qr": _qr_svg_data_uri(device.config_url),  # otpauth://, issuer OTP_TOTP_ISSUER
-            "secret": b32encode(device.bin_key).decode().rstrip("="),
+            "secret": _grouped(b32encode(device.bin_key).decode().rstrip("=")),
             "next": _next(request),
+            "hide_nav": _pending(request.user),
             "required": needs_second_factor(request.user)
             and not django_otp.user_has_device(request.user, confirmed=True),
         }

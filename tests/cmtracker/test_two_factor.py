@@ -2,6 +2,7 @@
 reach any patient data; patients may turn it on for themselves."""
 
 import re
+from base64 import b32decode
 
 import pytest
 from django.urls import reverse
@@ -124,6 +125,37 @@ def test_first_sign_in_sets_up_an_authenticator_and_shows_ten_backup_codes_once(
     assert len(codes) == 10
     assert TOTPDevice.objects.get(user=counselor).confirmed
     assert client.get(reverse("patient-list")).status_code == 200
+
+
+def test_the_code_pages_show_no_menu_until_the_code_is_given(client, counselor):
+    """Its links would only lead back to the code page."""
+    sign_in(client, "casey")
+    setup = client.get(reverse("two-factor"), follow=True).content.decode()
+    assert 'aria-label="Main"' not in setup
+    assert "Sign out" in setup
+    client.post(reverse("two-factor-setup"), {"code": second_factor_code(counselor)})
+    client.post(reverse("logout"))
+
+    sign_in(client, "casey")
+    verify = client.get(reverse("two-factor")).content.decode()
+    assert "Enter your code" in verify
+    assert 'aria-label="Main"' not in verify
+    client.post(reverse("two-factor"), {"code": second_factor_code(counselor)})
+
+    assert 'aria-label="Main"' in client.get(reverse("today")).content.decode()
+
+
+def test_the_key_to_type_comes_in_groups_of_four(client, counselor):
+    sign_in(client, "casey")
+    html = client.get(reverse("two-factor-setup")).content.decode()
+    device = TOTPDevice.objects.get(user=counselor, confirmed=False)
+
+    shown = re.search(r'<code class="secret">([^<]+)</code>', html).group(1)
+
+    assert re.fullmatch(r"[A-Z2-7]{4}( [A-Z2-7]{1,4})+", shown)
+    assert b32decode(shown.replace(" ", "") + "=" * (-len(shown.replace(" ", "")) % 8)) == bytes(
+        device.bin_key
+    )
 
 
 def test_a_backup_code_works_once(client, counselor):
