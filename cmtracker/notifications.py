@@ -46,6 +46,8 @@ BACKOFF_MAX = timedelta(hours=1)
 ERROR_MAX_CHARS = 1000
 # Stored in English (the outbox is a record); the staff page shows it translated.
 OPTED_OUT = gettext_noop("The patient has opted out of SMS (replied STOP).")
+NO_CONSENT = gettext_noop("The patient no longer accepts these messages this way.")
+STORED_REASONS = (OPTED_OUT, NO_CONSENT)
 
 
 # --- quiet hours ---------------------------------------------------------------------------------
@@ -72,6 +74,13 @@ def quiet_hours_end_after(clinic: Clinic, moment: datetime) -> datetime:
             return moment
         end_day = local.date() + timedelta(days=1) if at >= start else local.date()
     return _local(clinic, end_day, end)
+
+
+def _patient_hours(notification: Notification, moment: datetime) -> datetime:
+    """When a message may go at `moment` or later: a patient's waits out the quiet hours."""
+    if notification.patient_id is None:
+        return moment
+    return quiet_hours_end_after(notification.clinic, moment)
 
 
 def _local(clinic: Clinic, day, wall: time) -> datetime:
@@ -380,8 +389,33 @@ def _release(rows: list[Notification]) -> None:
     ).filter(status=Status.SENDING).update(status=Status.PENDING, claim_token="", claimed_at=None)
 
 
+def _patient_address(notification: Notification) -> str | None:
+    """Where a patient's message goes at sending time: the number or address they have now,
+    while they still consent to that channel; None when they no longer do (or have none)."""
+    patient = notification.patient
+    if notification.channel == Notification.Channel.SMS:
+        return patient.phone if patient.reminder_consent_sms and patient.phone else None
+    return patient.email if patient.reminder_consent_email and patient.email else None
+
+
+def _same_address(channel: str, a: str, b: str) -> bool:
+    if channel == Notification.Channel.SMS:
+        return sms.same_phone(a, b)
+    return a.strip().lower() == b.strip().lower()
+
+
 def _send_one(notification: Notification, channels: _Channels, *, now: datetime) -> int:
     patient = notification.patient
+    if patient is not None:
+        # Consent and address are read again: a message that waited (quiet hours, a retry) goes
+        # only where the patient still accepts it, to their current number or address.
+        address = _patient_address(notification)
+        if address is None:
+            _mine(notification).update(status=Status.CANCELLED, last_error=NO_CONSENT)
+            return 0
+        if not _same_address(notification.channel, address, notification.to):
+            notification.to = address  # they changed it while the message waited
+            _mine(notification).update(to=address)
     if (
         notification.channel == Notification.Channel.SMS
         and patient is not None
@@ -422,7 +456,7 @@ def _failed(notification: Notification, error: Exception, *, now: datetime) -> N
     else:
         _mine(notification).update(
             status=Status.PENDING,
-            not_before=now + backoff(notification.attempts),
+            not_before=_patient_hours(notification, now + backoff(notification.attempts)),
             claim_token="",
             last_error=_error_text(error),
         )
@@ -446,7 +480,10 @@ def notification_retry(*, notification: Notification, actor, now: datetime | Non
     kept for the record. Returns False when it is no longer failed (a double click)."""
     now = now or timezone.now()
     changed = Notification.objects.filter(pk=notification.pk, status=Status.FAILED).update(
-        status=Status.PENDING, not_before=now, claim_token="", claimed_at=None
+        status=Status.PENDING,
+        not_before=_patient_hours(notification, now),  # "send again" at night waits for 08:00
+        claim_token="",
+        claimed_at=None,
     )
     if not changed:
         return False

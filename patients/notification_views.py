@@ -20,7 +20,7 @@ from django.views.generic import TemplateView
 
 from cmtracker import audit
 from cmtracker.models import Notification
-from cmtracker.notifications import OPTED_OUT, notification_retry
+from cmtracker.notifications import STORED_REASONS, notification_retry
 from patients.permissions import StaffRequiredMixin, staff_clinic_ids
 
 PER_PAGE = 50
@@ -81,7 +81,7 @@ class NotificationListView(StaffRequiredMixin, TemplateView):
         notifications = list(page.object_list)
         for n in notifications:
             n.to_masked = masked(n)
-            n.error_text = _(OPTED_OUT) if n.last_error == OPTED_OUT else n.last_error
+            n.error_text = _(n.last_error) if n.last_error in STORED_REASONS else n.last_error
         # The page names patients and what they were told about: a read of their records.
         audit.disclosed(n.patient_id for n in notifications)
         context.update(

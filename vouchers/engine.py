@@ -30,6 +30,8 @@ ABSENT = "missed"
 EXCUSED_SESSION = "excused"
 
 SPECIMEN = "specimen"
+# Award.note of a negative on a day that already had an earning negative.
+ALREADY_EARNED = "a negative already earned this day"
 ATTENDANCE = "attendance"
 
 VOUCHER = "voucher"
@@ -321,7 +323,7 @@ def run(
 
         # A negative.
         if event.day in earning_days:
-            awards.append(_award(base, week, state, note="a negative already earned this day"))
+            awards.append(_award(base, week, state, note=ALREADY_EARNED))
             continue
         earning_days.add(event.day)
         streak = state.streak + 1
@@ -368,6 +370,25 @@ def run(
         )
 
     return Result(awards=tuple(awards), state=state, earned_by_year=earned_by_year)
+
+
+PROBE = "next negative"
+
+
+def next_negative(
+    rules: Rules,
+    start: date,
+    events: Iterable[Event],
+    day: date,
+    earned_elsewhere_by_year: Mapping[int, int] | None = None,
+) -> Award:
+    """What one more negative test on `day`, after `events`, would earn: the award `run` gives it,
+    so every rule counts (a bonus due, the recovered level, the phase `day` falls in, the caps, a
+    negative already earned that day). This is what "the next negative earns" promises; the
+    state's `next_cents` is only the voucher's escalation.
+    """
+    probe = Event(key=PROBE, day=max(day, start), kind=SPECIMEN, outcome=NEGATIVE)
+    return run(rules, start, [*events, probe], earned_elsewhere_by_year).awards[-1]
 
 
 def _room(rules: Rules, state: State, earned_this_year: int) -> int:

@@ -217,11 +217,11 @@ def award_notice_queue(*, settlement, award: engine.Award | None, source, now: d
     clinic = patient.clinic
     is_prize = enrollment.protocol.kind == engine.PRIZE
     wallet = settlement.wallet
-    state = settlement.result.state
+    following = settlement.next_award(award.day)  # the next negative after this one
     promise = promise_from(
         is_prize=is_prize,
-        next_cents=state.next_cents,
-        next_draws=state.next_draws,
+        next_cents=following.total_cents,
+        next_draws=following.draws,
         cap_remaining=prize_cap_remaining(
             patient=patient, enrollment=enrollment, today=clinic.local_date(now)
         ),

@@ -215,9 +215,9 @@ def reminders_queue(*, now: datetime) -> int:
         _histories_load([due.enrollment for due in candidates])
         rows = []
         still_due = [due for due in candidates if _still_due(due)]
-        promises = _promises([due.enrollment for due in still_due], rules, clocks)
+        promises = _promises(still_due, rules, clocks)
         for due in still_due:
-            rows += _reminder_rows(due, promises.get(due.enrollment.pk))
+            rows += _reminder_rows(due, promises)
         if rows:
             with transaction.atomic():
                 queued += notifications_queue_many(rows, now=now)
@@ -248,14 +248,16 @@ def _still_due(due: _Due) -> bool:
 
 
 def _promises(
-    enrollments: list[Enrollment], rules: _Rules, clocks: dict[int, ClinicClock]
-) -> dict[int, notices.Promise]:
-    """What the next negative test earns for each enrollment, as the portal says it.
+    dues: list[_Due], rules: _Rules, clocks: dict[int, ClinicClock]
+) -> dict[tuple[int, date], notices.Promise]:
+    """What a negative test earns on the day each reminder is about, by (enrollment, day): today
+    for the test-day reminder, tomorrow for the evening one.
 
-    The same replay as vouchers.selectors.reward_summary (the enrollment's own history), clipped
-    like vouchers.prizes.prize_cap_remaining: the caps count the ledger's earnings and the prizes
-    won, for this enrollment and for the patient's calendar year in the clinic.
+    The engine's award for one more negative that day (engine.next_negative: bonus, recovery and
+    phase included), clipped like vouchers.prizes.prize_cap_remaining: the caps count the ledger's
+    earnings and the prizes won, for this enrollment and for the patient's calendar year.
     """
+    enrollments = [due.enrollment for due in dues]
     capped = [
         e
         for e in enrollments
@@ -264,28 +266,32 @@ def _promises(
     ]
     used = _cap_use(capped, clocks)
     promises = {}
-    for enrollment in enrollments:
+    for due in dues:
+        enrollment, clock = due.enrollment, due.clock
         protocol = rules[enrollment.protocol_id]
-        try:
-            state = engine.run(
-                protocol, enrollment.start_date, services.enrollment_events(enrollment)
-            ).state
-        except engine.RuleError:
-            # The reminder still goes; only the amount is left out. Settlement reports the error.
-            log.exception("enrollment %s cannot be replayed for its reminder", enrollment.pk)
-            continue
-        year = clocks[enrollment.patient.clinic_id].today.year
-        room = []
-        if protocol.year_cap_cents is not None:
-            room.append(protocol.year_cap_cents - used[("year", enrollment.patient_id, year)])
-        if protocol.enrollment_cap_cents is not None:
-            room.append(protocol.enrollment_cap_cents - used[("enrollment", enrollment.pk)])
-        promises[enrollment.pk] = notices.promise_from(
-            is_prize=protocol.kind == engine.PRIZE,
-            next_cents=state.next_cents,
-            next_draws=state.next_draws,
-            cap_remaining=max(0, min(room)) if room else None,
-        )
+        events = services.enrollment_events(enrollment)
+        days = [clock.today] if due.test_today else []
+        days += [clock.tomorrow] if due.test_tomorrow else []
+        for day in days:
+            try:
+                award = engine.next_negative(protocol, enrollment.start_date, events, day)
+            except engine.RuleError:
+                # The reminder still goes; only the amount is left out. Settlement reports it.
+                log.exception("enrollment %s cannot be replayed for its reminder", enrollment.pk)
+                continue
+            room = []
+            if protocol.year_cap_cents is not None:
+                room.append(
+                    protocol.year_cap_cents - used[("year", enrollment.patient_id, day.year)]
+                )
+            if protocol.enrollment_cap_cents is not None:
+                room.append(protocol.enrollment_cap_cents - used[("enrollment", enrollment.pk)])
+            promises[(enrollment.pk, day)] = notices.promise_from(
+                is_prize=protocol.kind == engine.PRIZE,
+                next_cents=award.total_cents,
+                next_draws=award.draws,
+                cap_remaining=max(0, min(room)) if room else None,
+            )
     return promises
 
 
@@ -315,7 +321,7 @@ def _cap_use(enrollments: list[Enrollment], clocks) -> dict[tuple, int]:
     return used
 
 
-def _reminder_rows(due: _Due, promise: notices.Promise | None) -> list[dict]:
+def _reminder_rows(due: _Due, promises: dict[tuple[int, date], notices.Promise]) -> list[dict]:
     enrollment, clock = due.enrollment, due.clock
     patient, clinic = enrollment.patient, clock.clinic
     rows = []
@@ -327,7 +333,7 @@ def _reminder_rows(due: _Due, promise: notices.Promise | None) -> list[dict]:
             day=clock.today,
             test_due=due.test_today,
             session_due=due.session_today,
-            promise=promise,
+            promise=promises.get((enrollment.pk, clock.today)),
             expires_at=clock.at(clock.today, clinic.closes_at),
         )
     if due.test_tomorrow:
@@ -336,7 +342,7 @@ def _reminder_rows(due: _Due, promise: notices.Promise | None) -> list[dict]:
             clinic=clinic,
             enrollment_id=enrollment.pk,
             day=clock.tomorrow,
-            promise=promise,
+            promise=promises.get((enrollment.pk, clock.tomorrow)),
             # Not worth sending after midnight: by then the test-day reminder is the one to send.
             expires_at=clock.at(clock.tomorrow, time.min),
         )

@@ -96,3 +96,22 @@ def is_test_day(
 ) -> bool:
     """Whether `day` is one of the enrollment's scheduled test days."""
     return day in scheduled_days_between(rules, start, day, day, weekdays)
+
+
+def next_negative_award(
+    rules: engine.Rules,
+    start: date,
+    events: list[engine.Event],
+    today: date,
+    weekdays: Iterable[int] = EVERY_WEEKDAY,
+    earned_elsewhere_by_year: dict[int, int] | None = None,
+) -> engine.Award:
+    """What "the next negative test" earns: one on the next scheduled test day from `today` on
+    that can still earn (not a day that already earned), or today when no test day is planned
+    in the next two weeks. The engine's own award, so bonuses, recovery and phases all count.
+    """
+    for day in scheduled_days_between(rules, start, today, today + timedelta(days=14), weekdays):
+        award = engine.next_negative(rules, start, events, day, earned_elsewhere_by_year)
+        if award.note != engine.ALREADY_EARNED:
+            return award
+    return engine.next_negative(rules, start, events, today, earned_elsewhere_by_year)

@@ -9,6 +9,7 @@ from patients.models import Enrollment, Patient
 from vouchers import engine
 from vouchers.models import LedgerEntry, Wallet
 from vouchers.prizes import prize_cap_remaining, prizes_this_year_cents
+from vouchers.schedule import next_negative_award
 from vouchers.services import earned_cents, enrollment_events
 
 
@@ -68,6 +69,7 @@ class RewardSummary:
     earned_this_year_cents: int
     cap_remaining_cents: int | None  # None: no cap applies
     protocol_over: bool = False  # past the protocol's last week: tests earn nothing more
+    next_award: engine.Award | None = None  # what the next negative test earns, bonus included
 
     @property
     def streak(self) -> int:
@@ -75,11 +77,16 @@ class RewardSummary:
 
     @property
     def next_cents(self) -> int:
-        return self.result.state.next_cents if self.result else 0
+        return self.next_award.total_cents if self.next_award else 0
 
     @property
     def next_draws(self) -> int:
-        return self.result.state.next_draws if self.result else 0
+        return self.next_award.draws if self.next_award else 0
+
+    @property
+    def next_voucher_cents(self) -> int:
+        """The voucher's next value in the escalation, bonus not included (the API's field)."""
+        return self.result.state.next_cents if self.result else 0
 
     @property
     def is_prize(self) -> bool:
@@ -103,9 +110,13 @@ def reward_summary(*, patient: Patient, today: date) -> RewardSummary:
     if enrollment is None:
         return RewardSummary(None, wallet, None, earned_this_year, None)
     rules = enrollment.protocol.rules()
-    result = engine.run(rules, enrollment.start_date, enrollment_events(enrollment))
+    events = enrollment_events(enrollment)
+    result = engine.run(rules, enrollment.start_date, events)
+    following = next_negative_award(
+        rules, enrollment.start_date, events, today, enrollment.weekdays
+    )
     # Prizes won count toward the same caps as vouchers earned.
     earned_this_year += prizes_this_year_cents(patient=patient, year=today.year)
     remaining = prize_cap_remaining(patient=patient, enrollment=enrollment, today=today)
     over = bool(rules.weeks) and engine.enrollment_week(enrollment.start_date, today) > rules.weeks
-    return RewardSummary(enrollment, wallet, result, earned_this_year, remaining, over)
+    return RewardSummary(enrollment, wallet, result, earned_this_year, remaining, over, following)

@@ -8,7 +8,7 @@ never both read the same balance and both spend it.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
@@ -23,6 +23,7 @@ from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, notices
 from vouchers.models import LedgerEntry, Protocol, ProtocolPhase, Wallet
+from vouchers.schedule import next_negative_award
 
 EARNING_COMPONENTS = (
     LedgerEntry.Component.VOUCHER,
@@ -43,9 +44,24 @@ class Settlement:
     result: engine.Result
     posted: list[LedgerEntry]
     wallet: Wallet
+    events: tuple[engine.Event, ...] = ()
+    earned_elsewhere: dict[int, int] = field(default_factory=dict)
 
     def award_for(self, key: str) -> engine.Award | None:
         return next((a for a in self.result.awards if a.key == key), None)
+
+    def next_award(self, today: date) -> engine.Award:
+        """What the next negative test from `today` on earns (bonus, recovery, phase and caps
+        included): vouchers.schedule.next_negative_award."""
+        enrollment = self.enrollment
+        return next_negative_award(
+            enrollment.protocol.rules(),
+            enrollment.start_date,
+            list(self.events),
+            today,
+            enrollment.weekdays,
+            self.earned_elsewhere,
+        )
 
 
 @dataclass(frozen=True)
@@ -223,12 +239,9 @@ def enrollment_settle(*, enrollment: Enrollment, actor=None) -> Settlement:
             .prefetch_related("protocol__phases")
             .get(pk=enrollment.pk)
         )
-        result = engine.run(
-            enrollment.protocol.rules(),
-            enrollment.start_date,
-            enrollment_events(enrollment),
-            _earned_elsewhere(enrollment),
-        )
+        events = enrollment_events(enrollment)
+        elsewhere = _earned_elsewhere(enrollment)
+        result = engine.run(enrollment.protocol.rules(), enrollment.start_date, events, elsewhere)
         wanted = _wanted(result)
         posted = _posted(enrollment)
         diffs = {k: wanted.get(k, 0) - posted.get(k, 0) for k in set(wanted) | set(posted)}
@@ -237,7 +250,14 @@ def enrollment_settle(*, enrollment: Enrollment, actor=None) -> Settlement:
         if entries:
             audit.created(LedgerEntry.objects.bulk_create(entries))
             wallet.save()
-        return Settlement(enrollment=enrollment, result=result, posted=entries, wallet=wallet)
+        return Settlement(
+            enrollment=enrollment,
+            result=result,
+            posted=entries,
+            wallet=wallet,
+            events=tuple(events),
+            earned_elsewhere=elsewhere,
+        )
 
 
 # --- recording results -----------------------------------------------------------------------
@@ -453,6 +473,8 @@ def specimen_correct(
             secondary_negative=secondary_negative,
             notes=notes,
         )
+        # Moved onto a day the beat marked missed: the patient did test that day.
+        missed_marks_withdraw([specimen], changed_by)
         settlement = enrollment_settle(enrollment=enrollment, actor=changed_by)
     return Recorded(
         specimen=specimen,

@@ -115,8 +115,11 @@ def _sms(clinic, patient, key="k1", **extra):
 
 @pytest.fixture
 def texting(patient):
+    """Takes texts, and email at pat@example.org."""
     patient.phone = "+1 (312) 555-0100"
     patient.reminder_consent_sms = True
+    patient.email = "pat@example.org"
+    patient.reminder_consent_email = True
     patient.save()
     return patient
 
@@ -308,6 +311,57 @@ def test_a_claim_held_by_a_live_worker_is_left_alone_and_a_lapsed_one_is_taken(
     assert len(sms.outbox) == 1
 
 
+# --- what was true when it was queued may not be when it goes ----------------------------------
+
+
+def test_a_text_waiting_for_the_morning_is_not_sent_once_the_patient_turned_texts_off(
+    clinic, texting
+):
+    queued = notification_queue(**_sms(clinic, texting), now=local(TUESDAY, 22))  # waits for 08:00
+    texting.reminder_consent_sms = False
+    texting.save()
+
+    assert notifications_send_due(now=local(TUESDAY + timedelta(1), 8)) == 0
+    queued.refresh_from_db()
+    assert queued.status == Status.CANCELLED
+    assert queued.last_error == notifications.NO_CONSENT
+    assert sms.outbox == []
+
+
+def test_a_waiting_text_goes_to_the_number_the_patient_has_now(clinic, texting):
+    notification_queue(**_sms(clinic, texting), now=local(TUESDAY, 22))
+    texting.phone = "+1 773 555 0199"
+    texting.save()
+
+    assert notifications_send_due(now=local(TUESDAY + timedelta(1), 8)) == 1
+    assert [to for to, _body in sms.outbox] == ["+1 773 555 0199"]
+
+
+class FailingOnceSms(sms.BaseSmsBackend):
+    failed = False
+
+    def send(self, *, to, body):
+        if not FailingOnceSms.failed:
+            FailingOnceSms.failed = True
+            raise ConnectionError("provider unreachable")
+        return sms.LocmemSmsBackend().send(to=to, body=body)
+
+
+def test_a_text_that_failed_just_before_quiet_hours_is_retried_in_the_morning(
+    clinic, texting, settings
+):
+    settings.SMS_BACKEND = "tests.cmtracker.test_notifications.FailingOnceSms"
+    FailingOnceSms.failed = False
+    queued = notification_queue(**_sms(clinic, texting), now=local(TUESDAY, 20, 59))
+
+    notifications_send_due(now=local(TUESDAY, 20, 59))
+
+    queued.refresh_from_db()
+    assert queued.not_before == local(TUESDAY + timedelta(1), 8)
+    assert notifications_send_due(now=local(TUESDAY, 21, 1)) == 0
+    assert notifications_send_due(now=local(TUESDAY + timedelta(1), 8)) == 1
+
+
 class FailingSms(sms.BaseSmsBackend):
     def send(self, *, to, body):
         raise ConnectionError("provider unreachable")
@@ -410,6 +464,18 @@ def test_an_opted_out_patient_still_gets_email(clinic, texting):
 
 
 # --- staff: send again ---------------------------------------------------------------------------
+
+
+def test_send_again_late_at_night_waits_for_the_morning(clinic, texting, counselor):
+    queued = notification_queue(**_sms(clinic, texting), now=local(TUESDAY, 9))
+    Notification.objects.filter(pk=queued.pk).update(status=Status.FAILED, attempts=8)
+
+    notifications.notification_retry(notification=queued, actor=counselor, now=local(TUESDAY, 23))
+
+    queued.refresh_from_db()
+    assert queued.not_before == local(TUESDAY + timedelta(1), 8)
+    assert notifications_send_due(now=local(TUESDAY, 23, 30)) == 0
+    assert sms.outbox == []
 
 
 def test_staff_send_a_failed_message_again_keeping_its_attempts(clinic, texting, counselor):

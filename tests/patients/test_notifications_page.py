@@ -20,6 +20,19 @@ def text(response) -> str:
     return " ".join(response.content.decode().split())
 
 
+@pytest.fixture(autouse=True)
+def texting(patient):
+    """The patient takes texts at the number the messages here go to (checked when sending), and
+    the clinic has no quiet hours: these tests send at the real time of day, whatever it is."""
+    patient.phone = "+13125550123"
+    patient.reminder_consent_sms = True
+    patient.save()
+    clinic = patient.clinic
+    clinic.quiet_hours_start = clinic.quiet_hours_end
+    clinic.save()
+    return patient
+
+
 def queue(clinic, patient, key, **fields):
     values = dict(
         clinic=clinic,

@@ -71,7 +71,8 @@ def test_a_test_day_with_no_result_is_marked_missed_after_closing_and_not_before
 def test_the_streak_resets_so_the_next_negative_earns_the_start_value_again(
     clinic, patient, tested
 ):
-    assert reward_summary(patient=patient, today=FRI).next_cents == 875  # after five negatives
+    # After five negatives the sixth earns $8.75 and the $10.00 bonus of every third.
+    assert reward_summary(patient=patient, today=FRI).next_cents == 1875
 
     missed_tests_mark(now=closing(clinic, FRI))
 
@@ -109,6 +110,25 @@ def test_a_result_recorded_late_for_that_day_counts(clinic, patient, tested):
     )
 
     assert missed_tests_mark(now=closing(clinic, FRI) + timedelta(minutes=15)) == 0
+
+
+def test_a_result_corrected_onto_a_marked_day_withdraws_the_mark(
+    clinic, patient, tested, counselor
+):
+    missed_tests_mark(now=closing(clinic, FRI))
+    # Friday's sample had been keyed in as Saturday; staff correct the day.
+    keyed_late = negative(patient, FRI + timedelta(days=1)).specimen
+
+    services.specimen_correct(
+        specimen=keyed_late,
+        changed_by=counselor,
+        reason="Typed the wrong day",
+        collected_at=at(clinic, FRI),
+    )
+
+    (mark,) = Specimen.objects.filter(idempotency_key=f"missed:{tested.pk}:2026-01-16")
+    assert mark.status == "excused"
+    assert reward_summary(patient=patient, today=FRI + timedelta(days=1)).streak == 6
 
 
 def test_days_that_are_not_test_days_are_never_marked(clinic, patient, tested):

@@ -77,7 +77,8 @@ def test_the_balance_and_next_value_follow_the_streak(reachable, enrollment):
     record(reachable, WEDNESDAY)
 
     latest = notices()[-1]  # Wednesday's text message
-    assert "You earned $3.75. Your balance is $6.25. Your next negative test earns $5.00." in (
+    # The third negative in a row: $5.00 and the $10.00 bonus.
+    assert "You earned $3.75. Your balance is $6.25. Your next negative test earns $15.00." in (
         latest.body
     )
 

@@ -242,11 +242,76 @@ def test_it_says_what_a_negative_test_earns_today(clinic, reachable, enrollment)
 
     (email, sms_message) = reminders()
     expected = f"A negative test today earns {dollars(summary.next_cents)}."
-    assert summary.next_cents == 500
+    assert summary.next_cents == 1500  # the third negative in a row: $5.00 and the $10.00 bonus
     assert expected in sms_message.body
     assert expected in email.body
     assert email.body.startswith("Riverside Recovery: Today is a test day.")
     assert email.subject == "Test day today"
+
+
+def _higgins(patient, days, result="negative"):
+    for day in days:
+        services.specimen_record(
+            patient=patient, collected_at=at(patient.clinic, day), results={"cocaine": result}
+        )
+
+
+def _recovery_history(patient):
+    """Six negatives, a positive (back to $2.50), four negatives: the fifth restores $10.00."""
+    _higgins(patient, [date(2026, 1, d) for d in (5, 7, 9, 12, 14, 16)])
+    _higgins(patient, [date(2026, 1, 19)], "positive")
+    _higgins(patient, [date(2026, 1, d) for d in (21, 23, 26, 28)])
+    return date(2026, 1, 30)
+
+
+def _bonus_history(patient):
+    """Two negatives: the third earns the $10.00 bonus too."""
+    _higgins(patient, [date(2026, 1, 5), date(2026, 1, 7)])
+    return date(2026, 1, 9)
+
+
+def _first_negative(patient):
+    return date(2026, 1, 5)
+
+
+@pytest.mark.parametrize(
+    "history",
+    [_first_negative, _bonus_history, _recovery_history],
+    ids=["first", "bonus", "recovery"],
+)
+def test_the_promise_is_what_the_negative_then_earns(clinic, reachable, enrollment, history):
+    """Today's reminder, the portal and the award notice all promise the engine's own award:
+    the bonus and the recovered level included, not just the voucher's next step."""
+    day = history(reachable)
+    promised = reward_summary(patient=reachable, today=day).next_cents
+    reminders_queue(now=moment(clinic, day, 9))
+    (email, _sms) = reminders()
+
+    earned = negative(reachable, day).award.total_cents
+
+    assert promised == earned
+    assert f"A negative test today earns {dollars(earned)}." in email.body
+
+
+def test_the_first_test_of_a_cheaper_phase_promises_that_phases_value(clinic, reachable):
+    """CA-RIP pays $5.00 a negative from week 13, whatever the streak reached before."""
+    EnrollmentFactory(patient=reachable, protocol=protocol("ca-rip"), start_date=date(2026, 1, 5))
+    stimulants = dict.fromkeys(("cocaine", "amphetamine", "methamphetamine"), "negative")
+    for week in range(12):
+        day = date(2026, 1, 5) + timedelta(weeks=week)
+        services.specimen_record(
+            patient=reachable, collected_at=at(clinic, day), results=stimulants
+        )
+    week13 = date(2026, 1, 5) + timedelta(weeks=12)
+    reminders_queue(now=moment(clinic, week13, 9))
+    (email, _sms) = reminders()
+
+    earned = services.specimen_record(
+        patient=reachable, collected_at=at(clinic, week13, 10), results=stimulants
+    ).award.total_cents
+
+    assert earned == 500
+    assert "A negative test today earns $5.00." in email.body
 
 
 def test_a_prize_protocol_says_draws(clinic, reachable):

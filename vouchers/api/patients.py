@@ -104,7 +104,15 @@ class BalanceSerializer(serializers.Serializer):
     overpayment_cents = serializers.IntegerField()
     draws_available = serializers.IntegerField()
     streak = serializers.IntegerField()
-    next_voucher_cents = serializers.IntegerField()
+    next_voucher_cents = serializers.IntegerField(
+        help_text=_("The voucher's next value in the escalation, without a bonus.")
+    )
+    next_negative_cents = serializers.IntegerField(
+        help_text=_(
+            "What the next negative test earns in all on the next test day: the voucher, any "
+            "bonus due, after the caps; 0 when nothing more can be earned."
+        )
+    )
     next_draws = serializers.IntegerField()
     earned_this_year_cents = serializers.IntegerField()
     cap_remaining_cents = serializers.IntegerField(allow_null=True)
@@ -188,7 +196,8 @@ class PatientBalanceView(APIView):
             "overpayment_cents": summary.wallet.overpayment_cents,
             "draws_available": summary.wallet.draws_available,
             "streak": summary.streak,
-            "next_voucher_cents": summary.next_cents,
+            "next_voucher_cents": summary.next_voucher_cents,
+            "next_negative_cents": summary.next_cents,
             "next_draws": summary.next_draws,
             "earned_this_year_cents": summary.earned_this_year_cents,
             "cap_remaining_cents": summary.cap_remaining_cents,

@@ -15,7 +15,12 @@ class AwardSerializer(serializers.Serializer):
     clipped_cents = serializers.IntegerField(help_text=_("Cut off by a cap."))
     streak = serializers.IntegerField()
     balance_cents = serializers.IntegerField()
-    next_voucher_cents = serializers.IntegerField()
+    next_voucher_cents = serializers.IntegerField(
+        help_text=_("The voucher's next value in the escalation, without a bonus.")
+    )
+    next_negative_cents = serializers.IntegerField(
+        help_text=_("What the next negative test after this one earns in all, bonus included.")
+    )
     next_draws = serializers.IntegerField()
 
 
@@ -31,6 +36,9 @@ def award_data(recorded: Recorded) -> dict:
         "streak": state.streak,
         "balance_cents": recorded.settlement.wallet.balance_cents,
         "next_voucher_cents": state.next_cents,
+        "next_negative_cents": recorded.settlement.next_award(award.day).total_cents
+        if award
+        else 0,
         "next_draws": state.next_draws,
     }
 

@@ -473,15 +473,17 @@ class SpecimenExcuseView(StaffRequiredMixin, ClinicTimeMixin, FormView):
             return self.form_invalid(form)
         state = recorded.settlement.result.state
         day = date_format(timezone.localtime(self.specimen.collected_at), "DATE_FORMAT")
+        excused_day = self.patient.clinic.local_date(self.specimen.collected_at)
+        following = recorded.settlement.next_award(excused_day)
         if recorded.settlement.enrollment.protocol.kind == engine.PRIZE:
             onward = ngettext(
                 "The next negative test earns %(n)s draw.",
                 "The next negative test earns %(n)s draws.",
-                state.next_draws,
-            ) % {"n": state.next_draws}
+                following.draws,
+            ) % {"n": following.draws}
         else:
             onward = _("The next negative test earns %(amount)s.") % {
-                "amount": dollars(state.next_cents)
+                "amount": dollars(following.total_cents)
             }
         messages.success(
             self.request,

@@ -234,12 +234,15 @@ def standing_after(recorded: services.Recorded) -> Standing:
     protocol = settlement.enrollment.protocol
     award = recorded.award
     state = settlement.result.state
+    clinic = settlement.enrollment.patient.clinic
+    # The next negative after this one (a result entered late continues from its own day).
+    following = settlement.next_award(award.day if award else clinic.local_date(timezone.now()))
     title, notes = _award_words(award, protocol) if award else ("", [])
     return Standing(
         is_prize=protocol.kind == engine.PRIZE,
         streak=state.streak,
-        next_cents=state.next_cents,
-        next_draws=state.next_draws,
+        next_cents=following.total_cents,
+        next_draws=following.draws,
         balance_cents=settlement.wallet.balance_cents,
         draws_available=settlement.wallet.draws_available,
         overpayment_cents=settlement.wallet.overpayment_cents,
