@@ -52,11 +52,14 @@ def enrollment_set_status(
             raise ValidationError({"status": message})
         if status not in TRANSITIONS[enrollment.status]:
             raise ValidationError({"status": _("This enrollment has ended; start a new one.")})
+        today = today or enrollment.patient.clinic.local_date(timezone.now())
         if status in ENDING:
-            today = today or enrollment.patient.clinic.local_date(timezone.now())
             enrollment.end_date = max(today, enrollment.start_date)
+        if status == Enrollment.Status.ACTIVE:
+            # Resumed: the days of the pause, and today, are not marked missed.
+            enrollment.misses_start_after(today)
         enrollment.status = status
-        enrollment.save(update_fields=["status", "end_date"])
+        enrollment.save(update_fields=["status", "end_date", "misses_from"])
     logger.info(
         "enrollment %s set to %s by user %s",
         enrollment.pk,

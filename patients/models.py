@@ -4,7 +4,7 @@ Nothing here knows about vouchers. An Enrollment names its protocol by a lazy re
 the outcome of a specimen is decided by the vouchers app's engine, which knows the protocol.
 """
 
-from datetime import time
+from datetime import date, time, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -127,6 +127,14 @@ class Enrollment(models.Model):
         validators=[validate_weekdays],
         help_text=_("Days of a standing therapy session, for reminders."),
     )
+    misses_from = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "No test day before this one is marked missed: set the day after the enrollment is "
+            "made, resumed or its test days change, so nobody misses a day that was not theirs."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -146,6 +154,10 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} · {self.protocol} from {self.start_date}"
+
+    def misses_start_after(self, day: date) -> None:
+        """Test days up to `day` (the clinic's today) are never marked missed from now on."""
+        self.misses_from = max(self.misses_from or day, day + timedelta(days=1))
 
     @property
     def weekdays(self) -> list[int]:

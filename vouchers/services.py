@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -579,14 +579,19 @@ def attendance_correct(
 # --- enrollments and staff adjustments -------------------------------------------------------
 
 
-def enrollment_start(*, patient: Patient, protocol: Protocol, start_date: date) -> Enrollment:
+def enrollment_start(
+    *, patient: Patient, protocol: Protocol, start_date: date, today: date | None = None
+) -> Enrollment:
     """Enrol a patient; the database holds the one-open-enrollment rule behind this check."""
     if patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES).exists():
         raise ValidationError({"patient": _("This patient already has an open enrollment.")})
+    today = today or patient.clinic.local_date(timezone.now())
+    # A start on or before today: no day up to today is marked missed (it was not theirs yet).
+    misses_from = today + timedelta(days=1) if start_date <= today else None
     try:
         with transaction.atomic():
             return Enrollment.objects.create(
-                patient=patient, protocol=protocol, start_date=start_date
+                patient=patient, protocol=protocol, start_date=start_date, misses_from=misses_from
             )
     except IntegrityError:
         raise ValidationError(
@@ -595,7 +600,12 @@ def enrollment_start(*, patient: Patient, protocol: Protocol, start_date: date) 
 
 
 def enrollment_schedule_set(
-    *, enrollment: Enrollment, test_weekdays: list[int], session_weekdays: list[int], actor
+    *,
+    enrollment: Enrollment,
+    test_weekdays: list[int],
+    session_weekdays: list[int],
+    actor,
+    today: date | None = None,
 ) -> Enrollment:
     """Staff choose a patient's own test weekdays (the clinic's when they are the same) and the
     weekdays of a standing therapy session. From then on the schedule, the reminders and the
@@ -612,10 +622,15 @@ def enrollment_schedule_set(
             .select_related("patient__clinic")
             .get(pk=enrollment.pk)
         )
-        clinic_days = sorted(enrollment.patient.clinic.test_weekdays)
-        enrollment.test_weekdays = None if test_weekdays == clinic_days else test_weekdays
+        clinic = enrollment.patient.clinic
+        clinic_days = sorted(clinic.test_weekdays)
+        new_test_days = None if test_weekdays == clinic_days else test_weekdays
+        if new_test_days != enrollment.test_weekdays:
+            # The new days count from tomorrow: today and the past were not test days under them.
+            enrollment.misses_start_after(today or clinic.local_date(timezone.now()))
+        enrollment.test_weekdays = new_test_days
         enrollment.session_weekdays = session_weekdays
-        enrollment.save(update_fields=["test_weekdays", "session_weekdays"])
+        enrollment.save(update_fields=["test_weekdays", "session_weekdays", "misses_from"])
     return enrollment
 
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from cmtracker.models import Notification
+from patients.enrollment import enrollment_set_status
 from patients.models import Enrollment, Specimen
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, MembershipFactory, UserFactory
@@ -129,6 +130,47 @@ def test_a_result_corrected_onto_a_marked_day_withdraws_the_mark(
     (mark,) = Specimen.objects.filter(idempotency_key=f"missed:{tested.pk}:2026-01-16")
     assert mark.status == "excused"
     assert reward_summary(patient=patient, today=FRI + timedelta(days=1)).streak == 6
+
+
+def test_the_days_of_a_pause_are_not_marked_once_resumed(clinic, patient, counselor, higgins):
+    enrollment = services.enrollment_start(
+        patient=patient, protocol=higgins, start_date=date(2026, 1, 5), today=date(2026, 1, 5)
+    )
+    for day in (date(2026, 1, 5), date(2026, 1, 7), date(2026, 1, 9)):
+        negative(patient, day)
+    enrollment_set_status(enrollment=enrollment, status="paused", actor=counselor)
+    assert missed_tests_mark(now=closing(clinic, FRI)) == 0  # in hospital all week 2
+
+    saturday = FRI + timedelta(days=1)
+    enrollment_set_status(enrollment=enrollment, status="active", actor=counselor, today=saturday)
+
+    assert missed_tests_mark(now=closing(clinic, saturday)) == 0
+    assert missed_tests_mark(now=closing(clinic, NEXT_MON)) == 1  # from the next test day on
+    assert [s.collected_at for s in missed(patient)] == [closing(clinic, NEXT_MON)]
+
+
+def test_new_test_days_count_from_tomorrow(clinic, patient, tested, counselor):
+    """Mon/Wed/Fri all tested; on Thursday the days become Tue/Thu: neither Thursday nor the
+    Tuesday before was a test day when it began, so neither is marked."""
+    thursday = WED + timedelta(days=1)
+    services.enrollment_schedule_set(
+        enrollment=tested,
+        test_weekdays=[1, 3],
+        session_weekdays=[],
+        actor=counselor,
+        today=thursday,
+    )
+
+    assert missed_tests_mark(now=closing(clinic, thursday)) == 0
+    next_tuesday = NEXT_MON + timedelta(days=1)
+    assert missed_tests_mark(now=closing(clinic, next_tuesday)) == 1
+
+
+def test_an_enrollment_made_today_is_not_marked_missed_today(clinic, patient, higgins):
+    services.enrollment_start(patient=patient, protocol=higgins, start_date=MON, today=MON)
+
+    assert missed_tests_mark(now=closing(clinic, MON) + timedelta(minutes=45)) == 0
+    assert missed_tests_mark(now=closing(clinic, WED)) == 1
 
 
 def test_days_that_are_not_test_days_are_never_marked(clinic, patient, tested):

@@ -158,7 +158,8 @@ def _today_row(enrollment: Enrollment, clinic: Clinic, today: date, rules) -> To
             row.seen.append((moment, label, session.status))
     row.seen.sort(key=lambda s: s[0])
     row.seen = [(moment.strftime("%H:%M"), label, css) for moment, label, css in row.seen]
-    earlier = [d for d in scheduled if d < today]
+    marks_from = enrollment.misses_from or enrollment.start_date  # as the missed-test marking
+    earlier = [d for d in scheduled if marks_from <= d < today]
     if earlier and not any(earlier[-1] <= d < today for d in specimen_days):
         row.overdue_day = earlier[-1]
     return row
