@@ -112,11 +112,17 @@ class AuditMiddleware:
         token = _context.set(context)
         try:
             response = self.get_response(request)
-            if context.disclosed and response.status_code < 400 and _is_staff(request):
+            if context.disclosed and _showed_the_record(response) and _is_staff(request):
                 _log_reads(request, context.disclosed)
             return response
         finally:
             _context.reset(token)
+
+
+def _showed_the_record(response) -> bool:
+    """A page or answer that shows the record: a success, and a form re-shown with its errors
+    (400) or a conflict (409), which show the patient too. Not a refusal, a not-found or a crash."""
+    return response.status_code < 400 or response.status_code in (400, 409)
 
 
 def _is_staff(request) -> bool:

@@ -10,15 +10,17 @@ import pytest
 from django.contrib import admin
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from cmtracker.models import AuditEvent
 from patients.models import Specimen
 from tests.api.conftest import client_for
 from tests.conftest import at
-from tests.factories import PatientFactory
+from tests.factories import EnrollmentFactory, PatientFactory
 from tests.vouchers.test_views_patient import correction_data
 from vouchers import services
 from vouchers.models import CatalogItem, LedgerEntry
+from vouchers.redemptions import catalog_item_create, redemption_request
 
 MON, WED = date(2026, 1, 5), date(2026, 1, 7)
 
@@ -62,6 +64,50 @@ def test_a_page_that_fails_logs_no_read(client, counselor, other_clinic):
 
     assert response.status_code == 404
     assert not events(action="read")
+
+
+def test_a_form_shown_again_with_its_errors_still_logs_the_read(
+    client, counselor, patient, enrollment
+):
+    """The 400 page shows the patient's name and balance again: a read like any other."""
+    client.force_login(counselor)
+
+    response = client.post(
+        reverse("specimen-record", args=[patient.pk]), {"collected_at": "not a date"}
+    )
+
+    assert response.status_code == 400
+    assert patient.last_name in response.content.decode()
+    assert [e.patient for e in events(action="read")] == [patient]
+
+
+def test_the_today_board_logs_a_read_of_each_patient_it_lists(client, counselor, clinic, higgins):
+    today = clinic.local_date(timezone.now())
+    due = PatientFactory(clinic=clinic)
+    EnrollmentFactory(patient=due, protocol=higgins, start_date=today)
+    PatientFactory(clinic=clinic)  # not enrolled: not on the board
+    client.force_login(counselor)
+
+    page = client.get(reverse("today")).content.decode()
+
+    assert due.last_name in page
+    assert [e.patient for e in events(action="read")] == [due]
+
+
+def test_the_redemption_queue_logs_a_read_of_each_patient_it_lists(
+    client, counselor, clinic_admin, patient, enrollment
+):
+    services.ledger_adjust(patient=patient, amount_cents=1000, reason="seed", actor=clinic_admin)
+    item = catalog_item_create(
+        clinic=patient.clinic, name="Bus pass", price_cents=500, stock=3, actor=clinic_admin
+    )
+    redemption_request(patient=patient, items=[(item, 1)], requested_by=counselor)
+    client.force_login(counselor)
+
+    page = client.get(reverse("redemptions")).content.decode()
+
+    assert patient.last_name in page
+    assert [e.patient for e in events(action="read")] == [patient]
 
 
 def test_a_patient_reading_their_own_portal_is_not_a_disclosure(client, patient_user, enrollment):

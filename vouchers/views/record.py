@@ -18,6 +18,7 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_htmx.http import reselect, reswap, retarget
 
+from cmtracker import audit
 from cmtracker.models import Clinic
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from patients.permissions import (
@@ -178,9 +179,14 @@ class TodayView(StaffRequiredMixin, TemplateView):
             if is_clinic_admin(user, clinic)
             for item in low_stock_items(clinic=clinic)
         ]
-        return super().get_context_data(
-            boards=today_boards(clinics, timezone.now()), low_stock=low_stock, **kwargs
+        boards = today_boards(clinics, timezone.now())
+        audit.disclosed(
+            row.patient.pk
+            for board in boards
+            for _key, _h, rows, _e in board.sections()
+            for row in rows
         )
+        return super().get_context_data(boards=boards, low_stock=low_stock, **kwargs)
 
 
 # --- what the counselor says after a save ------------------------------------------------------

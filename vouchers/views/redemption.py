@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from cmtracker import audit
 from cmtracker.models import Clinic
 from patients.models import Patient
 from patients.permissions import (
@@ -288,6 +289,8 @@ class RedemptionQueueView(StaffRequiredMixin, View):
         done = with_lines(mine.filter(status__in=DONE)).order_by(
             Coalesce("handed_over_at", "decided_at", "requested_at").desc(), F("pk").desc()
         )[:RECENT_DONE]
+        done = list(done)
+        audit.disclosed(r.patient_id for r in [*open_, *done])  # names and what they asked for
         context = {
             "waiting": [r for r in open_ if r.status == Status.REQUESTED],
             "approved": [r for r in open_ if r.status == Status.APPROVED],
