@@ -85,6 +85,12 @@ class PatientListSerializer(PatientSerializer):
 
 class PatientFilter(filters.FilterSet):
     q = filters.CharFilter(method="search", label=_("Name or record number contains"))
+    # Plain numbers, not choices checked against every clinic and user: an id that exists
+    # elsewhere and one that exists nowhere answer alike (an empty list), so ids leak nothing.
+    clinic = filters.NumberFilter(field_name="clinic_id", label=_("Clinic id"))
+    primary_counselor = filters.NumberFilter(
+        field_name="primary_counselor_id", label=_("Primary counselor's user id")
+    )
 
     class Meta:
         model = Patient
