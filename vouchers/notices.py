@@ -153,7 +153,7 @@ def test_reminder_rows(
             what = _("Today is a test day.")
         else:
             what = _("You have a therapy session today.")
-        closes = _("The clinic is open until %(time)s.") % {"time": _time(clinic.closes_at)}
+        closes = _("The clinic is open until %(time)s today.") % {"time": _time(clinic.closes_at)}
         earns = _earns(promise, "today") if test_due and promise else ""
         body = _join(f"{clinic.name}:", what, earns, closes)
         subject = _("Test day today") if test_due else _("Your session today")

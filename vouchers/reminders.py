@@ -547,12 +547,12 @@ def reminder_settings_set(
     errors = {}
     if in_quiet_hours(clinic, reminder_time):
         errors["reminder_time"] = _(
-            "No messages are sent from %(start)s to %(end)s, the clinic's quiet hours. "
-            "Choose a time from %(end)s."
+            "No messages are sent from %(start)s to %(end)s, the clinic's quiet hours: "
+            "choose %(end)s or later."
         ) % {"start": _clock(clinic.quiet_hours_start), "end": _clock(clinic.quiet_hours_end)}
     elif reminder_time >= clinic.closes_at:
         errors["reminder_time"] = _(
-            "The clinic closes at %(time)s. Choose an earlier time, so there is still time to "
+            "Choose a time before the clinic closes at %(time)s, so there is still time to "
             "come in."
         ) % {"time": _clock(clinic.closes_at)}
     if sms and not patient.phone:

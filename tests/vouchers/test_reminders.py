@@ -314,6 +314,15 @@ def test_the_first_test_of_a_cheaper_phase_promises_that_phases_value(clinic, re
     assert "A negative test today earns $5.00." in email.body
 
 
+def test_no_sentence_ends_twice_after_a_time(clinic, reachable, enrollment):
+    """English times end in a full stop ("5 p.m."): no "5 p.m.." in what the patient reads."""
+    reminders_queue(now=moment(clinic, MONDAY, 9))
+
+    for message in reminders():
+        assert ".." not in message.body
+        assert "open until 5 p.m. today." in message.body
+
+
 def test_a_prize_protocol_says_draws(clinic, reachable):
     EnrollmentFactory(
         patient=reachable, protocol=protocol("petry-fishbowl"), start_date=date(2026, 1, 5)

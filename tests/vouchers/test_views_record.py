@@ -408,6 +408,16 @@ def test_a_due_patient_is_under_due_today_and_once_recorded_under_seen(desk, pat
     assert "Negative" in section(after, "Seen today")
 
 
+def test_a_miss_the_counselor_records_shows_under_seen_today(desk, patient, enrolled):
+    desk.post(specimen_url(patient), specimen_post(patient.clinic, status="missed", panel=[]))
+
+    page = text(desk.get(reverse("today")))
+
+    assert patient.full_name not in section(page, "Due today")
+    assert patient.full_name in section(page, "Seen today")
+    assert "Missed" in section(page, "Seen today")
+
+
 def test_a_missed_test_day_is_overdue(desk, patient, higgins, today):
     # Three tests a week from the start: day 0, 2 and 4. Three days in, day 2 was missed.
     EnrollmentFactory(patient=patient, protocol=higgins, start_date=today - timedelta(days=3))

@@ -269,6 +269,16 @@ def settings_post(**fields):
     return {k: v for k, v in data.items() if v is not None}
 
 
+def test_the_settings_page_says_the_quiet_hours_without_a_double_full_stop(signed_in, patient):
+    page = text(signed_in.get(SETTINGS))
+
+    assert (
+        "No messages are sent from 9 p.m. to 8 a.m., and the clinic closes at 5 p.m. each day."
+        in page
+    )
+    assert ".." not in page
+
+
 def test_a_patient_sees_and_saves_their_reminder_settings(signed_in, patient):
     page = signed_in.get(SETTINGS).content.decode()
     assert 'value="09:00"' in page
@@ -294,8 +304,8 @@ def test_the_portal_links_to_the_settings(signed_in):
     ("fields", "says"),
     [
         ({"reminder_time": "22:00"}, "No messages are sent from 9 p.m. to 8 a.m."),
-        ({"reminder_time": "07:30"}, "Choose a time from 8 a.m."),
-        ({"reminder_time": "17:00"}, "The clinic closes at 5 p.m."),
+        ({"reminder_time": "07:30"}, "choose 8 a.m. or later."),
+        ({"reminder_time": "17:00"}, "Choose a time before the clinic closes at 5 p.m., so"),
         ({"reminder_time": "25:99"}, "Enter a valid time."),
         ({"reminder_time": None}, "This field is required."),
         ({"reminder_consent_email": "on"}, "The clinic has no email address for you."),

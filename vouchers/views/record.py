@@ -141,8 +141,9 @@ def _today_row(enrollment: Enrollment, clinic: Clinic, today: date, rules) -> To
     row.due_today = today in scheduled
     specimen_days = set()
     for specimen in enrollment.recent_specimens:
-        if specimen.outcome == Specimen.Outcome.MISSED:
+        if specimen.outcome == Specimen.Outcome.MISSED and specimen.recorded_by_id is None:
             # Marked by the beat, not a visit: the day stays overdue until someone comes in.
+            # A miss a counselor records is shown as seen: they dealt with it.
             continue
         moment = timezone.localtime(specimen.collected_at, clinic.tz)
         specimen_days.add(moment.date())
