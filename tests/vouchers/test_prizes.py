@@ -442,3 +442,22 @@ def test_a_prize_is_claimed_once(fishbowl, patient, counselor, clinic, clinic_ad
     item.refresh_from_db()
     assert item.stock == 2 == stock_ledger(item)
     assert StockMovement.objects.filter(kind=StockMovement.Kind.ISSUED).count() == 1
+
+
+def test_the_patients_history_sums_up_a_days_draws_in_one_line(fishbowl, patient, counselor):
+    from vouchers.templatetags.money import dollars
+    from vouchers.views.portal import ledger_lines
+
+    for day in (MONDAY, MONDAY + timedelta(days=3), MONDAY + timedelta(days=7)):
+        negative(patient, counselor, day)
+    made = prizes.draws_run(patient=patient, drawn_by=counselor)
+    won = sum(d.value_cents for d in made)
+
+    lines = [line.text for line in ledger_lines(patient)]
+
+    drawn = [text for text in lines if text.startswith("You made")]
+    assert len(drawn) == 1
+    assert f"You made {len(made)} prize draws on" in drawn[0]
+    assert (f"won {dollars(won)} in prizes" in drawn[0]) == bool(won)
+    assert not any("$0.00 on" in text for text in lines)
+    assert sum(text.startswith("You earned") for text in lines) == 3  # the earnings still there

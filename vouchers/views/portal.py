@@ -24,7 +24,7 @@ from patients.models import Enrollment, Patient, Specimen
 from patients.permissions import PatientRequiredMixin, StaffRequiredMixin, patient_get_or_404
 from vouchers import charts
 from vouchers.forms import ReminderSettingsForm, errors_onto_form
-from vouchers.models import LedgerEntry
+from vouchers.models import LedgerEntry, PrizeDraw
 from vouchers.reminders import reminder_settings_set
 from vouchers.schedule import scheduled_days_between
 from vouchers.selectors import reward_summary
@@ -131,8 +131,11 @@ def _ledger_text(entry: LedgerEntry, day: date) -> str:
 
 
 def ledger_lines(patient: Patient, limit: int = LEDGER_LINES) -> list[LedgerLine]:
+    """The newest of the patient's history, a line per entry, except the prize draws made: one
+    line per day for those (a counselor may draw dozens of slips at once)."""
     entries = (
         LedgerEntry.objects.filter(patient=patient)
+        .exclude(kind=LedgerEntry.Kind.DRAWN)
         .select_related("specimen", "attendance")
         .order_by("-created_at", "-id")[:limit]
     )
@@ -140,6 +143,41 @@ def ledger_lines(patient: Patient, limit: int = LEDGER_LINES) -> list[LedgerLine
     for entry in entries:
         day = _ledger_day(entry, patient.clinic)
         lines.append(LedgerLine(day, _ledger_text(entry, day), entry.amount_cents, entry.draws))
+    lines += _draw_days(patient, limit)
+    lines.sort(key=lambda line: line.day, reverse=True)  # stable: same-day order kept
+    return lines[:limit]
+
+
+def _draw_days(patient: Patient, limit: int) -> list[LedgerLine]:
+    """ "You made 5 prize draws on Mon 30 Nov and won $7.00 in prizes." per day, newest first."""
+    draws = (
+        PrizeDraw.objects.filter(patient=patient)
+        .order_by("-drawn_at", "-id")
+        .values_list("drawn_at", "value_cents")
+    )
+    days: dict[date, list[int]] = {}
+    for drawn_at, value in draws:
+        day = patient.clinic.local_date(drawn_at)
+        if day not in days and len(days) == limit:
+            break
+        days.setdefault(day, []).append(value)
+    lines = []
+    for day, values in days.items():
+        n, won = len(values), sum(values)
+        values_text = {"n": n, "day": _short(day), "won": dollars(won)}
+        if won:
+            text = ngettext(
+                "You made %(n)s prize draw on %(day)s and won %(won)s in prizes.",
+                "You made %(n)s prize draws on %(day)s and won %(won)s in prizes.",
+                n,
+            )
+        else:
+            text = ngettext(
+                "You made %(n)s prize draw on %(day)s.",
+                "You made %(n)s prize draws on %(day)s.",
+                n,
+            )
+        lines.append(LedgerLine(day, text % values_text, 0, -n))
     return lines
 
 
