@@ -552,8 +552,7 @@ def reminder_settings_set(
         ) % {"start": _clock(clinic.quiet_hours_start), "end": _clock(clinic.quiet_hours_end)}
     elif reminder_time >= clinic.closes_at:
         errors["reminder_time"] = _(
-            "Choose a time before the clinic closes at %(time)s, so there is still time to "
-            "come in."
+            "Choose a time before the clinic closes at %(time)s, so there is still time to come in."
         ) % {"time": _clock(clinic.closes_at)}
     if sms and not patient.phone:
         errors["reminder_consent_sms"] = _(

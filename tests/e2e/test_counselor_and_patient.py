@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import at
-from tests.e2e.conftest import axe_serious_violations, screenshot, sign_in
+from tests.e2e.conftest import PHONE, axe_serious_violations, screenshot, sign_in
 from tests.factories import EnrollmentFactory, PatientFactory, UserFactory
 from vouchers import services
 
@@ -118,3 +118,22 @@ def test_a_patient_trying_another_patients_page_gets_not_found(phone, front_desk
     sign_in(phone, "maria")
     response = phone.goto(f"/patients/{rosa.pk}/")
     assert response.status == 404
+
+
+def test_on_a_phone_the_staff_menu_and_the_today_board_fit_the_screen(
+    phone, front_desk, clinic_admin
+):
+    """No sideways scrolling: every menu link and every record button within the 390px."""
+    maria, _ = front_desk
+    sign_in(phone, "ada")  # an administrator has the longest menu
+    phone.goto("/today/")
+
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]
+    for link in phone.locator("header nav a").all():
+        box = link.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], link.inner_text()
+    button = phone.get_by_role("link", name=re.compile(f"· {maria.full_name}")).first
+    box = button.bounding_box()
+    assert box["x"] + box["width"] <= PHONE["width"]
+    screenshot(phone, "today-board-phone")
