@@ -78,6 +78,11 @@ class ImportRow:
     def ok(self) -> bool:
         return not self.messages
 
+    @property
+    def test_outcome(self) -> Specimen.Outcome | None:
+        """What the test found ("Negative", "Positive", ...), once the row could be read."""
+        return Specimen.Outcome(self.outcome) if self.outcome else None
+
     def fail(self, message: str) -> None:
         self.status = ERROR
         self.messages.append(message)

@@ -68,6 +68,21 @@ def test_upload_preview_confirm_report(desk, alice):
     assert SESSION_KEY not in desk.session
 
 
+def test_the_preview_shows_what_each_test_found_apart_from_whether_the_row_is_ok(desk, alice):
+    """A positive row reads "Positive" in the test's column; "OK" only says the row can be
+    written, in a neutral badge, not the green of a negative test."""
+    text = "record_number,collected_at,cocaine\nA1,2026-01-06 09:00,positive\n"
+
+    html = desk.post(
+        URL, {"step": "preview", "text": text, "mode": "skip_bad_rows"}
+    ).content.decode()
+
+    row = html.split('<th scope="row">2</th>')[1].split("</tr>")[0]
+    assert '<span class="badge positive">Positive</span>' in row
+    assert '<span class="badge">OK</span>' in row
+    assert "badge negative" not in row
+
+
 def test_pasted_text_and_all_or_nothing_write_nothing_when_a_row_is_bad(desk, alice):
     desk.post(URL, {"step": "preview", "text": FILE, "mode": "all_or_nothing"})
     token = desk.session[SESSION_KEY]["token"]
