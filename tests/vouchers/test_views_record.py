@@ -408,6 +408,17 @@ def test_a_due_patient_is_under_due_today_and_once_recorded_under_seen(desk, pat
     assert "Negative" in section(after, "Seen today")
 
 
+def test_the_form_says_what_was_already_recorded_today(desk, patient, enrolled):
+    """A lab import at 11:00 and the same cup typed in by hand later would both count."""
+    assert "Already recorded today" not in text(desk.get(specimen_url(patient)))
+    desk.post(specimen_url(patient), specimen_post(patient.clinic))
+
+    page = text(desk.get(specimen_url(patient)))
+
+    notice = page.split("Already recorded today:")[1].split("</p>")[0]
+    assert '<span class="badge negative">Negative</span>' in notice
+
+
 def test_a_miss_the_counselor_records_shows_under_seen_today(desk, patient, enrolled):
     desk.post(specimen_url(patient), specimen_post(patient.clinic, status="missed", panel=[]))
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -317,8 +317,29 @@ class _RecordView(StaffRequiredMixin, View):
             "enrollment": self.enrollment,
             "form": form,
             "standing": standing,
+            "recorded_today": self.recorded_today(),
         }
         return render(self.request, self.template_name, context, status=status)
+
+    def recorded_today(self) -> list[tuple[str, str, str]]:
+        """(time, outcome, css class) of the tests already recorded for today (by hand or by a
+        lab import), so the same cup is not entered twice."""
+        if self.enrollment is None:
+            return []
+        clinic = self.patient.clinic
+        today = clinic.local_date(timezone.now())
+        start = _day_start(today, clinic)
+        specimens = self.enrollment.specimens.filter(
+            collected_at__gte=start, collected_at__lt=_day_start(today + timedelta(days=1), clinic)
+        ).order_by("collected_at", "pk")
+        rows = []
+        for specimen in specimens:
+            outcome = Specimen.Outcome(specimen.outcome)
+            moment = timezone.localtime(specimen.collected_at, clinic.tz)
+            rows.append(
+                (formats.time_format(moment, "TIME_FORMAT"), outcome.label, outcome.name.lower())
+            )
+        return rows
 
     def get(self, request, *args, **kwargs):
         self.load()
