@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import django_otp
 from django import forms
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import JsonResponse
@@ -227,8 +228,29 @@ class SetupView(View):
         return render(request, self.template_name, context, status=status)
 
 
+class AccountView(LoginRequiredMixin, View):
+    """Your account: change the password, the state of two-factor sign-in, new backup codes."""
+
+    template_name = "registration/account.html"
+
+    def get(self, request):
+        user = request.user
+        static = StaticDevice.objects.filter(user=user).first()
+        context = {
+            "has_authenticator": _totp_device(user) is not None
+            and django_otp.user_has_device(user, confirmed=True),
+            "required": needs_second_factor(user) and (user.is_staff or user.is_staff_member),
+            "backup_codes_left": static.token_set.count() if static else 0,
+        }
+        return render(request, self.template_name, context)
+
+
 class BackupCodesView(View):
     """New backup codes (the old ones stop working), for a user who has signed in with a code."""
+
+    def get(self, request):
+        # Made by a button (a POST) on the account page; an address typed in lands there.
+        return redirect("account")
 
     def post(self, request):
         if not request.user.is_authenticated:

@@ -34,6 +34,7 @@ def home(request):
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("account/", two_factor.AccountView.as_view(), name="account"),
     path("accounts/two-factor/", two_factor.VerifyView.as_view(), name="two-factor"),
     path("accounts/two-factor/setup/", two_factor.SetupView.as_view(), name="two-factor-setup"),
     path(

@@ -70,6 +70,7 @@ PAGES = [
     ("password_reset_confirm", "get", ["uid", "token"], None, PUBLIC),
     ("password_reset_complete", "get", [], None, PUBLIC),
     ("set_language", "post", [], {"language": "es"}, row(*[302] * 7)),
+    ("account", "get", [], None, row(302, 200, 200, 200, 200, 200, 200)),
     ("two-factor", "get", [], None, row(302, 302, 302, 200, 200, 200, 200)),
     ("two-factor-setup", "get", [], None, row(302, 200, 200, 200, 200, 200, 200)),
     ("two-factor-backup-codes", "post", [], None, row(302, 302, 302, 200, 200, 200, 200)),

@@ -215,3 +215,29 @@ def test_staff_resetting_a_patients_access_also_forgets_their_authenticator(
 
     assert response.status_code == 200
     assert not TOTPDevice.objects.filter(user=patient_user).exists()
+
+
+def test_the_account_page_shows_the_backup_codes_left_and_makes_new_ones(client, counselor):
+    sign_in(client, "casey")
+    client.get(reverse("two-factor-setup"))
+    device = TOTPDevice.objects.get(user=counselor, confirmed=False)
+    client.post(reverse("two-factor-setup"), {"code": f"{totp(device.bin_key):06d}"})
+    StaticToken.objects.filter(device__user=counselor).first().delete()  # one used
+
+    page = client.get(reverse("account")).content.decode()
+    assert "9 backup codes left" in page
+    assert "Staff accounts always use it." in page
+
+    assert client.get(reverse("two-factor-backup-codes"))["Location"] == reverse("account")
+    made = client.post(reverse("two-factor-backup-codes")).content.decode()
+    assert len(re.findall(r"<code>([0-9a-f]{8})</code>", made)) == 10
+    assert "10 backup codes left" in client.get(reverse("account")).content.decode()
+
+
+def test_a_patient_without_it_is_offered_to_turn_it_on(client, patient_user):
+    client.force_login(patient_user)
+
+    page = client.get(reverse("account")).content.decode()
+
+    assert "Turn on two-factor sign-in" in page
+    assert reverse("password_change") in page
