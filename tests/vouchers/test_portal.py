@@ -196,7 +196,7 @@ def test_upcoming_test_days_in_spanish_read_as_spanish_dates(signed_in, patient,
 
     days = re.findall(r'<time datetime="[-\d]+">([^<]+)</time>', upcoming)
     assert days
-    assert all(re.fullmatch(r"\w+ \d{1,2} de \w+", d) for d in days), days  # "Lunes 7 de Diciembre"
+    assert all(re.fullmatch(r"\w+ \d{1,2} de \w+", d) for d in days), days  # "lunes 7 de diciembre"
 
 
 def test_todays_test_day_is_no_longer_upcoming_once_tested(signed_in, patient, higgins):

@@ -390,7 +390,7 @@ def test_the_evening_before_in_spanish_names_the_day_as_spanish_does(clinic, rea
     reminders_queue(now=moment(clinic, SUNDAY, 18))
 
     (email, _sms) = sorted(evening(), key=lambda n: n.channel)
-    assert "Mañana, Lunes 12 de Enero, es día de prueba." in email.body
+    assert "Mañana, lunes 12 de enero, es día de prueba." in email.body
 
 
 def test_no_evening_reminder_without_asking_or_before_a_day_without_a_test(
