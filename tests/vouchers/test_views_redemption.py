@@ -287,6 +287,20 @@ def test_a_second_click_on_approve_is_a_message_not_an_error(
     assert "This request cannot be approved: it is Approved." in again.content.decode()
 
 
+def test_cancelling_from_the_queue_asks_first_and_says_the_points_go_back(
+    client, funded, patient_user, counselor, bus_pass
+):
+    requested(funded, patient_user, bus_pass)
+    client.force_login(counselor)
+
+    html = client.get(reverse("redemptions")).content.decode()
+
+    cancel = html.split('<details class="cancel">')[1].split("</details>")[0]
+    assert "<summary>Cancel</summary>" in cancel
+    assert "The request is withdrawn and $5.00 goes back to the patient's balance." in cancel
+    assert "Cancel the request</button>" in cancel
+
+
 def test_handing_over_twice_is_refused_with_a_message(
     client, funded, patient_user, counselor, bus_pass
 ):
