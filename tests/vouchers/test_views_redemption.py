@@ -287,6 +287,31 @@ def test_a_second_click_on_approve_is_a_message_not_an_error(
     assert "This request cannot be approved: it is Approved." in again.content.decode()
 
 
+def test_an_item_that_costs_more_than_the_balance_says_so_before_asking(
+    client, patient, patient_user, counselor, bus_pass, phone_card
+):
+    credit(patient, 700, counselor)  # $7.00: the $5.00 bus pass, not the $10.00 phone card
+    client.force_login(patient_user)
+
+    html = client.get(reverse("portal-catalog")).content.decode()
+
+    bus = html.split(f'for="id_item_{bus_pass.pk}"')[1].split("</li>")[0]
+    card = html.split(f'for="id_item_{phone_card.pk}"')[1].split("</li>")[0]
+    assert "Not enough points yet" not in bus
+    assert "Not enough points yet" in card
+
+
+def test_the_portal_offers_to_spend_only_when_there_is_something_to_spend(
+    client, patient, patient_user, counselor
+):
+    client.force_login(patient_user)
+    assert "See the rewards" in client.get(reverse("portal")).content.decode()
+
+    credit(patient, 500, counselor)
+
+    assert "Spend your points" in client.get(reverse("portal")).content.decode()
+
+
 def test_cancelling_from_the_queue_asks_first_and_says_the_points_go_back(
     client, funded, patient_user, counselor, bus_pass
 ):
