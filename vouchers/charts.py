@@ -20,7 +20,8 @@ from vouchers import engine
 from vouchers.templatetags.money import dollars
 
 WIDTH, HEIGHT = 520, 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 16, 32
+# LEFT holds a y label of 10 characters at 13px ("$10,000.00", "100 draws").
+LEFT, RIGHT, TOP, BOTTOM = 84, 12, 16, 32
 MARK_SIZE = 5.5
 
 # Colours from static/css/app.css, all AA on white.

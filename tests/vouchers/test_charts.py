@@ -129,3 +129,20 @@ def test_coordinates_stay_numbers_a_browser_reads_in_spanish():
     # No decimal commas inside SVG attributes.
     for attribute in re.findall(r' (?:d|x|y|x1|x2|y1|y2)="([^"]*)"', html):
         assert "," not in attribute
+
+
+@pytest.mark.parametrize(
+    ("kind", "awards"),
+    [
+        (engine.PRIZE, [award(1, draws=60), award(2, draws=40)]),  # axis to "100 draws"
+        (engine.VOUCHER, [award(1, cents=500_000), award(2, cents=400_000)]),  # "$10,000.00"
+    ],
+)
+def test_the_longest_y_label_fits_left_of_the_axis(kind, awards):
+    """13px text averages at most 0.6em a character: the label must fit in the left margin
+    (less the 6px gap), or its first characters are cut off ("00 draws")."""
+    chart = earnings_chart(awards, kind=kind)
+
+    longest = max(len(tick.label) for tick in chart.y_ticks)
+
+    assert longest * 13 * 0.6 <= chart.left - 6
