@@ -377,7 +377,7 @@ def test_the_evening_before_a_test_day_when_the_patient_asked(clinic, reachable,
 
     (email, _sms) = sorted(evening(), key=lambda n: n.channel)
     assert email.dedupe_key == f"evening_reminder:{enrollment.pk}:2026-01-12:email"
-    assert "Tomorrow, Monday 12 January, is a test day." in email.body
+    assert "Tomorrow, Monday, January 12, is a test day." in email.body
     assert "A negative test tomorrow earns $2.50." in email.body
     assert email.expires_at == at(clinic, MONDAY, 0)
 

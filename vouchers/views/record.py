@@ -159,7 +159,9 @@ def _today_row(enrollment: Enrollment, clinic: Clinic, today: date, rules) -> To
             }
             row.seen.append((moment, label, session.status))
     row.seen.sort(key=lambda s: s[0])
-    row.seen = [(moment.strftime("%H:%M"), label, css) for moment, label, css in row.seen]
+    row.seen = [
+        (formats.time_format(moment, "TIME_FORMAT"), label, css) for moment, label, css in row.seen
+    ]
     marks_from = enrollment.misses_from or enrollment.start_date  # as the missed-test marking
     earlier = [d for d in scheduled if marks_from <= d < today]
     if earlier and not any(earlier[-1] <= d < today for d in specimen_days):
