@@ -35,10 +35,16 @@ def clinic_with(clinic, higgins, count: int):
 
 
 def queries_for_today(client) -> tuple[int, str]:
+    """The page's queries. The audit log's one insert of a read per patient listed is left out:
+    SQLite splits a bulk insert into batches of its variable limit (PostgreSQL does not)."""
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("today"))
     assert response.status_code == 200
-    return len(queries), response.content.decode()
+    audit_inserts = [
+        q for q in queries if q["sql"].startswith('INSERT INTO "cmtracker_auditevent"')
+    ]
+    assert audit_inserts  # the reads are logged
+    return len(queries) - len(audit_inserts) + 1, response.content.decode()
 
 
 @pytest.fixture
