@@ -236,6 +236,16 @@ def test_a_prize_protocol_promises_draws_not_dollars(signed_in, patient, clinic)
     html = page(signed_in)
 
     assert "Your next negative test earns 1 prize draw." in html
+    # Prizes won count toward the year's total but are not points: the page says so.
+    assert "Earned and won in" in html
+    assert "they are not points to spend" in html
+
+
+def test_a_voucher_protocol_says_earned_only(signed_in, patient, recent):
+    html = page(signed_in)
+
+    assert "Earned in" in html
+    assert "Earned and won in" not in html
 
 
 def test_a_paused_enrollment_says_rewards_are_paused_and_lists_no_test_days(
