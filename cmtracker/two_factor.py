@@ -237,8 +237,7 @@ class AccountView(LoginRequiredMixin, View):
         user = request.user
         static = StaticDevice.objects.filter(user=user).first()
         context = {
-            "has_authenticator": _totp_device(user) is not None
-            and django_otp.user_has_device(user, confirmed=True),
+            "has_authenticator": _totp_device(user) is not None,
             "required": needs_second_factor(user) and (user.is_staff or user.is_staff_member),
             "backup_codes_left": static.token_set.count() if static else 0,
         }

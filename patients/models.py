@@ -160,6 +160,11 @@ class Enrollment(models.Model):
         self.misses_from = max(self.misses_from or day, day + timedelta(days=1))
 
     @property
+    def first_markable_day(self) -> date:
+        """The first test day that can count as missed (the beat's marks, Today's "Not tested")."""
+        return self.misses_from or self.start_date
+
+    @property
     def weekdays(self) -> list[int]:
         """The weekdays this enrollment is tested on: its own choice, else the clinic's."""
         return self.test_weekdays or self.patient.clinic.test_weekdays

@@ -403,7 +403,7 @@ def _clinic_misses(clock: ClinicClock, rules: _Rules):
             days = scheduled_days_between(
                 rules[enrollment.protocol_id],
                 enrollment.start_date,
-                max(first, enrollment.misses_from or first),
+                max(first, enrollment.first_markable_day),
                 until,
                 enrollment.weekdays,
             )

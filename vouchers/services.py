@@ -8,8 +8,8 @@ never both read the same balance and both spend it.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -44,8 +44,8 @@ class Settlement:
     result: engine.Result
     posted: list[LedgerEntry]
     wallet: Wallet
-    events: tuple[engine.Event, ...] = ()
-    earned_elsewhere: dict[int, int] = field(default_factory=dict)
+    events: tuple[engine.Event, ...]  # what `result` replayed, for what comes next
+    earned_elsewhere: dict[int, int]
 
     def award_for(self, key: str) -> engine.Award | None:
         return next((a for a in self.result.awards if a.key == key), None)
@@ -585,14 +585,14 @@ def enrollment_start(
     """Enrol a patient; the database holds the one-open-enrollment rule behind this check."""
     if patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES).exists():
         raise ValidationError({"patient": _("This patient already has an open enrollment.")})
+    enrollment = Enrollment(patient=patient, protocol=protocol, start_date=start_date)
     today = today or patient.clinic.local_date(timezone.now())
-    # A start on or before today: no day up to today is marked missed (it was not theirs yet).
-    misses_from = today + timedelta(days=1) if start_date <= today else None
+    if start_date <= today:
+        enrollment.misses_start_after(today)  # no day up to today was theirs yet
     try:
         with transaction.atomic():
-            return Enrollment.objects.create(
-                patient=patient, protocol=protocol, start_date=start_date, misses_from=misses_from
-            )
+            enrollment.save(force_insert=True)
+            return enrollment
     except IntegrityError:
         raise ValidationError(
             {"patient": _("This patient already has an open enrollment.")}

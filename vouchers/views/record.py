@@ -162,8 +162,7 @@ def _today_row(enrollment: Enrollment, clinic: Clinic, today: date, rules) -> To
     row.seen = [
         (formats.time_format(moment, "TIME_FORMAT"), label, css) for moment, label, css in row.seen
     ]
-    marks_from = enrollment.misses_from or enrollment.start_date  # as the missed-test marking
-    earlier = [d for d in scheduled if marks_from <= d < today]
+    earlier = [d for d in scheduled if enrollment.first_markable_day <= d < today]
     if earlier and not any(earlier[-1] <= d < today for d in specimen_days):
         row.overdue_day = earlier[-1]
     return row
