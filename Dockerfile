@@ -27,4 +27,5 @@ RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin cmtr
 USER cmtracker
 
 EXPOSE 8000
-CMD ["gunicorn", "cmtracker.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# --no-control-socket: the control socket would go in the user's home, which it has none of.
+CMD ["gunicorn", "cmtracker.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--no-control-socket"]

@@ -30,7 +30,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "time_zone"]
+    list_display = ["name", "slug", "time_zone", "phone_region"]
     prepopulated_fields = {"slug": ["name"]}
 
 

@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from cmtracker.phones import DEFAULT_REGION, validate_phone_region
+
 
 def validate_time_zone(value: str) -> None:
     try:
@@ -79,6 +81,16 @@ class Clinic(models.Model):
         _("closing time"),
         default=time(17, 0),
         help_text=_("After this a scheduled test with no result is marked missed."),
+    )
+    phone_region = models.CharField(
+        _("phone numbers' country"),
+        max_length=2,
+        default=DEFAULT_REGION,
+        validators=[validate_phone_region],
+        help_text=_(
+            "Two-letter country code (US, MX, CA...): a patient's number typed without +country "
+            "code is read as dialled in this country."
+        ),
     )
     quiet_hours_start = models.TimeField(
         default=time(21, 0), help_text=_("No reminders or notices are sent from this time...")

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from cmtracker.phones import phone_canonical
+
 # What the locmem backend has "sent": (to, body) pairs, like django.core.mail.outbox.
 outbox: list[tuple[str, str]] = []
 _outbox_lock = threading.Lock()
@@ -96,16 +98,13 @@ def twilio_configured() -> bool:
     )
 
 
-def phone_digits(phone: str) -> str:
-    """Only the digits: "+1 (312) 555-0100" and "13125550100" are one number."""
-    return "".join(c for c in phone if c.isdigit())
-
-
 def same_phone(a: str, b: str) -> bool:
-    """One number, written with or without its country code ("+1 312..." and "312...")."""
-    a, b = phone_digits(a), phone_digits(b)
-    shorter, longer = sorted((a, b), key=len)
-    return len(shorter) >= 7 and longer.endswith(shorter) and len(longer) - len(shorter) <= 3
+    """One number: equal in E.164 ("+1 (312) 555-0100" and "+13125550100"). Numbers are stored
+    in E.164, so this is equality; a number from another country never matches, however many
+    digits it shares ("+1 312 555 0100" and "+61 312 555 0100")."""
+    a = phone_canonical(a) or a.strip()
+    b = phone_canonical(b) or b.strip()
+    return bool(a) and a == b
 
 
 def sms_backend() -> BaseSmsBackend:

@@ -15,15 +15,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Replace
 from django.http import HttpResponse, HttpResponseForbidden
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from cmtracker import audit
-from cmtracker.sms import phone_digits, same_phone, twilio_configured
+from cmtracker.phones import phone_canonical
+from cmtracker.sms import twilio_configured
 from patients.models import Patient
 
 # Twilio's default opt-out and opt-in keywords; a message that is exactly one of them, in any case.
@@ -34,19 +33,12 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 def patients_with_phone(phone: str) -> list[Patient]:
-    """Every patient whose phone is this number, however either is written."""
-    digits = phone_digits(phone)
-    if len(digits) < 7:
+    """Every patient whose number is this one. Twilio sends E.164 and numbers are stored in E.164,
+    so this is equality: a STOP from +61 312 555 0100 is not one from +1 312 555 0100."""
+    number = phone_canonical(phone)
+    if number is None:
         return []
-    stored = F("phone")
-    for char in " ()-.+/":
-        stored = Replace(stored, Value(char), Value(""))
-    candidates = (
-        Patient.objects.exclude(phone="")
-        .annotate(phone_digits=stored)
-        .filter(phone_digits__endswith=digits[-7:])
-    )
-    return [p for p in candidates if same_phone(p.phone, phone)]
+    return list(Patient.objects.filter(phone=number))
 
 
 def patients_sms_opt(*, phone: str, opted_out: bool, now: datetime) -> int:

@@ -6,8 +6,11 @@ setting the stack names exists in the project, so a rename breaks a test instead
 
 import importlib
 import importlib.util
+import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ import yaml
 from celery import Celery
 from celery.app.utils import find_app
 from celery.bin.celery import celery as celery_cli
+from celery.worker.control import Panel
 from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,12 +76,131 @@ def test_every_service_built_from_the_repo_says_what_it_runs(built_services):
         assert service.get("command"), f"{name} has no command"
 
 
-def test_every_healthcheck_has_a_test_and_an_interval(services):
-    healthchecks = {name: s["healthcheck"] for name, s in services.items() if "healthcheck" in s}
-    assert {"db", "redis", "web"} <= set(healthchecks)
-    for name, healthcheck in healthchecks.items():
+def long_running(services):
+    """Every service but the one-shot ones (`restart: "no"`, like migrate)."""
+    return {name: s for name, s in services.items() if s.get("restart") != "no"}
+
+
+def test_every_long_running_service_has_a_healthcheck(services):
+    running = long_running(services)
+    assert {"db", "redis", "web", "worker", "beat"} <= set(running)
+    for name, service in running.items():
+        healthcheck = service.get("healthcheck")
+        assert healthcheck, f"{name} has no healthcheck"
         assert healthcheck.get("test"), f"{name} healthcheck has no test"
         assert healthcheck.get("interval"), f"{name} healthcheck has no interval"
+
+
+def healthcheck_argv(test):
+    """A healthcheck's `test` as the argv it runs: ["CMD", ...] as is; ["CMD-SHELL", "..."] split
+    as the shell would, with compose's `$$` unescaped and $HOSTNAME standing for the container's
+    host name."""
+    kind, *rest = test
+    if kind == "CMD":
+        return rest
+    assert kind == "CMD-SHELL" and len(rest) == 1, f"unexpected healthcheck test {test}"
+    assert "$" not in rest[0].replace("$$", ""), "a single $ is interpolated by compose itself"
+    return shlex.split(rest[0].replace("$$HOSTNAME", "container-host"))
+
+
+def long_options(args):
+    return {arg.split("=", 1)[0] for arg in args if arg.startswith("--")}
+
+
+def celery_help(*subcommand) -> str:
+    celery = Path(sys.executable).parent / "celery"
+    done = subprocess.run(
+        [str(celery), "-A", "cmtracker", *subcommand, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def test_every_app_healthcheck_runs_a_command_of_the_project(built_services):
+    for name in APP_SERVICES:
+        program, *args = healthcheck_argv(built_services[name]["healthcheck"]["test"])
+        if program == "python":
+            assert args[0] == "-c", f"{name}: python healthcheck runs no code"
+            compile(args[1], f"{name} healthcheck", "exec")
+        elif program == "celery":
+            app_name, subcommand = celery_app_and_subcommand(args)
+            assert isinstance(find_app(app_name), Celery), f"{name}: no Celery app in {app_name}"
+            assert subcommand == "inspect", f"{name}: expected `celery inspect ping`"
+            assert "ping" in args and Panel.meta["ping"].type == "inspect"
+            unknown = long_options(args) - set(re.findall(r"--[\w-]+", celery_help("inspect")))
+            assert not unknown, f"{name}: `celery inspect` has no option {unknown}"
+        else:
+            pytest.fail(f"{name}: this test does not know how to check `{program}`; teach it")
+
+
+def pinged_node(service) -> str:
+    args = healthcheck_argv(service["healthcheck"]["test"])
+    return args[args.index("--destination") + 1]
+
+
+def test_the_worker_healthcheck_pings_this_containers_worker(built_services):
+    # A worker's node name is celery@<host name> unless the command gives it another.
+    worker = built_services["worker"]
+    assert not {"-n", "--hostname"} & set(argv(worker["command"]))
+    assert pinged_node(worker) == "celery@container-host"
+
+
+def test_the_beat_healthcheck_pings_beat_which_answers_only_while_it_ticks(built_services):
+    # Celery's beat answers pings as celerybeat@<host name>, only with remote control on, and
+    # falls silent when its scheduler has stalled for a minute.
+    beat = built_services["beat"]
+    args = argv(beat["command"])
+    assert "--enable-remote-control" in args
+    assert not {"-n", "--hostname"} & set(args)
+    assert pinged_node(beat) == "celerybeat@container-host"
+
+
+def test_every_celery_option_a_service_passes_exists(built_services):
+    for name, service in built_services.items():
+        program, *args = argv(service["command"])
+        if program != "celery":
+            continue
+        _, subcommand = celery_app_and_subcommand(args)
+        unknown = long_options(args) - set(re.findall(r"--[\w-]+", celery_help(subcommand)))
+        assert not unknown, f"{name}: `celery {subcommand}` has no option {unknown}"
+
+
+def gunicorn_check_config(args) -> subprocess.CompletedProcess:
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    return subprocess.run(
+        [str(gunicorn), "--check-config", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def test_gunicorn_runs_without_a_control_socket_and_accepts_every_option(built_services):
+    # The image's user has no home folder, where gunicorn would put its control socket.
+    program, *args = argv(built_services["web"]["command"])
+    assert program == "gunicorn"
+    assert "--no-control-socket" in args
+    done = gunicorn_check_config(args)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_images_default_command_is_the_web_command(built_services):
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = json.loads(re.search(r"^CMD\s+(\[.*\])\s*$", dockerfile, re.MULTILINE).group(1))
+    assert cmd == argv(built_services["web"]["command"])
+    done = gunicorn_check_config(cmd[1:])
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_file_says_which_compose_it_needs():
+    header = (ROOT / "docker-compose.yml").read_text().split("\nx-app:")[0]
+    assert "Docker Compose v2" in header
+    assert "Docker Compose v2" in (ROOT / "README.md").read_text()
 
 
 def test_app_services_wait_for_a_healthy_database_and_redis(services):

@@ -81,12 +81,12 @@ def test_staff_cannot_add_a_patient_to_another_clinic(api, counselor, other_clin
 
 def test_staff_correct_a_patients_details(api, counselor, patient):
     response = api(counselor).patch(
-        f"/api/v1/patients/{patient.id}/", {"phone": "555-0100"}, format="json"
+        f"/api/v1/patients/{patient.id}/", {"phone": "(312) 555-0100"}, format="json"
     )
 
     assert response.status_code == 200
     patient.refresh_from_db()
-    assert patient.phone == "555-0100"
+    assert patient.phone == "+13125550100"
 
 
 def test_a_patient_cannot_edit_their_record(api, patient, patient_user):

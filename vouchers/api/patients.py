@@ -1,5 +1,6 @@
 """Patients, their balance and their ledger, scoped through patients.permissions."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cmtracker.models import Clinic, User
+from cmtracker.phones import phone_e164
 from patients.models import Patient
 from patients.permissions import patient_get_or_404, patients_visible_to, staff_clinic_ids
 from vouchers.api.access import AuditedReads, StaffWritesOnly
@@ -55,6 +57,11 @@ class PatientSerializer(serializers.ModelSerializer):
         clinic = attrs.get("clinic") or getattr(self.instance, "clinic", None)
         if clinic is None:
             raise serializers.ValidationError({"clinic": [_("This field is required.")]})
+        if attrs.get("phone"):
+            try:
+                attrs["phone"] = phone_e164(attrs["phone"], region=clinic.phone_region)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"phone": error.messages}) from None
         counselor = attrs.get("primary_counselor")
         if counselor and clinic.id not in counselor.clinic_ids:
             raise serializers.ValidationError(

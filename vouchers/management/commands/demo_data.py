@@ -359,8 +359,8 @@ class DemoLoader:
                 "last_name": demo.last_name,
                 "primary_counselor": counselor,
                 "preferred_language": demo.language,
-                # 555-01xx numbers are reserved for fiction.
-                "phone": f"+1 213 555 01{demo.record_number[-2:]}",
+                # 555-01xx numbers are reserved for fiction; stored in E.164, as every form does.
+                "phone": f"+121355501{demo.record_number[-2:]}",
                 "email": f"{slug}.{demo.record_number[-4:]}@example.com" if demo.email else "",
             },
         )
