@@ -11,9 +11,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from vouchers.models import CatalogItem
-
-# More than this of one item in one request is a typo, not a wish.
-MAX_QUANTITY = 99
+from vouchers.redemptions import MAX_QUANTITY
 
 
 class RedemptionRequestForm(forms.Form):

@@ -44,6 +44,12 @@ def _conflict(field: str, message: str) -> Conflict:
     return Conflict({field: message})
 
 
+# At most this many of one item in one request, counted after lines of the same item are added
+# up: a redemption is what a patient takes home from one visit to the desk, so more is a typo (or
+# a probe), never a wish. It also keeps quantity × price far inside the database's integers.
+MAX_QUANTITY = 99
+
+
 # --- catalog ------------------------------------------------------------------------------------
 
 
@@ -219,6 +225,10 @@ def _wanted(items) -> dict[int, int]:
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
             raise ValidationError({"quantity": _("Give a quantity of one or more.")})
         wanted[item_id] = wanted.get(item_id, 0) + quantity
+    if any(quantity > MAX_QUANTITY for quantity in wanted.values()):
+        raise ValidationError(
+            {"items": _("At most %(n)s of one item in one request.") % {"n": MAX_QUANTITY}}
+        )
     return wanted
 
 
@@ -247,8 +257,8 @@ def redemption_request(
     """A patient (or a counselor for them) asks for catalog items; the points are held at once.
 
     1. A repeated idempotency key answers the first redemption, charging nothing again.
-    2. Validate: at least one item, quantities of one or more, active items of the patient's
-       clinic, no prize-tier items.
+    2. Validate: at least one item, quantities of one or more and at most MAX_QUANTITY of an
+       item (lines of one item added up), active items of the patient's clinic, no prizes.
     3. In one transaction: lock the wallet, then the items by id; refuse (Conflict) a total above
        the balance or a quantity above a tracked stock; write the redemption and its lines, a
        REDEEM entry of -total, and an `issued` movement per tracked item; move wallet and stock.

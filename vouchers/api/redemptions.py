@@ -22,7 +22,6 @@ from vouchers.api.access import AuditedReads, StaffWritesOnly, VisiblePatientFie
 from vouchers.api.filters import IsoDateTimeFilter
 from vouchers.models import Redemption, RedemptionLine
 
-MAX_INT = 2_147_483_647  # the database's integer columns; more is not a quantity, but a 500
 MAX_ID = 9_223_372_036_854_775_807
 
 
@@ -58,7 +57,8 @@ class RedemptionSerializer(serializers.ModelSerializer):
 
 class WantedItemSerializer(serializers.Serializer):
     item = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_INT, default=1)
+    # The service adds up lines of one item and checks the sum against the same maximum.
+    quantity = serializers.IntegerField(min_value=1, max_value=redemptions.MAX_QUANTITY, default=1)
 
 
 class RedemptionRequestSerializer(serializers.Serializer):
