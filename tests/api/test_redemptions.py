@@ -156,6 +156,17 @@ def test_a_decline_without_a_reason_is_a_400(api, counselor, requested):
     assert requested.status == "requested"
 
 
+def test_a_decline_reason_over_500_characters_is_a_400(api, counselor, requested):
+    response = api(counselor).post(
+        f"{URL}{requested.id}/decline/", {"reason": "x" * 501}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"reason": ["Ensure this field has no more than 500 characters."]}
+    requested.refresh_from_db()
+    assert requested.status == "requested"
+
+
 def test_a_patient_cancels_their_own_waiting_request(api, patient_user, requested):
     response = api(patient_user).post(f"{URL}{requested.id}/cancel/")
 

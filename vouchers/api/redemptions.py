@@ -16,6 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from cmtracker.inputs import REASON_MAX_LENGTH
 from patients.permissions import is_staff_member, own_patient, patients_visible_to
 from vouchers import redemptions
 from vouchers.api.access import AuditedReads, StaffWritesOnly, VisiblePatientField
@@ -86,7 +87,10 @@ class RedemptionRequestSerializer(serializers.Serializer):
 
 
 class DeclineSerializer(serializers.Serializer):
-    reason = serializers.CharField(help_text=gettext_lazy("Say why the request is declined."))
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH,
+        help_text=gettext_lazy("Say why the request is declined."),
+    )
 
 
 class RedemptionFilter(filters.FilterSet):
