@@ -26,11 +26,15 @@ from django.db import models
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
+from cmtracker.inputs import PROTOCOL_DESCRIPTION_MAX_LENGTH
 from cmtracker.models import AuditEvent
 
 SYSTEM = "system"
 # Values never written to the log.
 SECRET_FIELDS = {"password", "key", "token", "secret"}
+# The longest text the log keeps of one value: more than any field people type may hold
+# (cmtracker.inputs), so it clips only what came in some other way, never a whole pasted file.
+VALUE_MAX_LENGTH = PROTOCOL_DESCRIPTION_MAX_LENGTH
 
 
 @dataclass
@@ -171,6 +175,18 @@ def _values(instance: models.Model) -> dict:
     return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
 
 
+def _bounded(value):
+    """The value as the log keeps it: a text longer than VALUE_MAX_LENGTH is cut, saying how long
+    it was (in dicts and lists too)."""
+    if isinstance(value, str) and len(value) > VALUE_MAX_LENGTH:
+        return f"{value[:VALUE_MAX_LENGTH]}… [{len(value)} characters in all]"
+    if isinstance(value, dict):
+        return {k: _bounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bounded(v) for v in value]
+    return value
+
+
 def _label(model: type[models.Model]) -> str:
     return model._meta.model_name
 
@@ -192,6 +208,7 @@ def _after_save(sender, instance, created, raw=False, **kwargs):
     if created or before is None:
         action, changes = AuditEvent.Action.CREATE, {k: [None, v] for k, v in after.items()}
     else:
+        # Compared whole, kept bounded: a change past the cut is still a change.
         changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
         if not changes:
             return
@@ -202,7 +219,7 @@ def _after_save(sender, instance, created, raw=False, **kwargs):
         object_id=instance.pk,
         clinic_id=clinic_id,
         patient_id=patient_id,
-        changes=changes,
+        changes=_bounded(changes),
     ).save()
 
 
@@ -227,7 +244,7 @@ def created(objects: Iterable[models.Model]) -> None:
                 object_id=instance.pk,
                 clinic_id=clinic_id,
                 patient_id=patient_id,
-                changes={k: [None, v] for k, v in _values(instance).items()},
+                changes=_bounded({k: [None, v] for k, v in _values(instance).items()}),
             )
         )
     AuditEvent.objects.bulk_create(events)

@@ -3,11 +3,13 @@ and from where (an accounting of disclosures), on a page and as a CSV download. 
 itself logged."""
 
 import csv
+import re
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -78,6 +80,13 @@ class AuditTrailExportView(_AuditTrailMixin, View):
 
         stamp = timezone.now().astimezone(tz).strftime("%Y%m%d")
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        name = f"audit-{self.patient.record_number}-{stamp}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        name = f"audit-{_file_name_part(self.patient.record_number)}-{stamp}.csv"
+        response["Content-Disposition"] = content_disposition_header(True, name)
         return response
+
+
+def _file_name_part(record_number: str) -> str:
+    """The record number as it can stand in a file name: letters, digits, dots, dashes and
+    underscores kept, any run of anything else one dash. A number saved before record numbers
+    were checked may hold a line break (a header cannot) or a quote (it would end the name)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", record_number).strip("-.") or "patient"

@@ -12,6 +12,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cmtracker.inputs import (
+    NOTE_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    RECORD_NUMBER_MAX_LENGTH,
+    validate_record_number,
+)
 from cmtracker.models import Clinic, validate_weekdays
 from cmtracker.phones import phone_e164
 
@@ -49,7 +55,11 @@ class Patient(models.Model):
         related_name="patient",
         help_text=_("The patient's own sign-in, when staff have created one."),
     )
-    record_number = models.CharField(_("clinic record number"), max_length=40)
+    record_number = models.CharField(
+        _("clinic record number"),
+        max_length=RECORD_NUMBER_MAX_LENGTH,
+        validators=[validate_record_number],
+    )
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     primary_counselor = models.ForeignKey(
@@ -222,7 +232,7 @@ class Specimen(models.Model):
     secondary_negative = models.BooleanField(
         default=False, help_text=_("Every secondary substance of the protocol was negative.")
     )
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -275,7 +285,7 @@ class Attendance(models.Model):
     session_kind = models.CharField(max_length=16, choices=SessionKind.choices)
     occurred_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -304,7 +314,7 @@ class Correction(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     changed_at = models.DateTimeField(auto_now_add=True)
-    reason = models.TextField()
+    reason = models.TextField(max_length=REASON_MAX_LENGTH)
     before = models.JSONField()
     after = models.JSONField()
 

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
+from django.db import models
 
 from cmtracker.admin import ReadOnlyAdmin
+from cmtracker.inputs import AsciiIntegerField
 from vouchers.models import (
     CatalogItem,
     LedgerEntry,
@@ -14,6 +16,12 @@ from vouchers.models import (
 )
 from vouchers.services import protocol_new_version
 
+# A protocol's amounts are typed as cents: in the digits 0-9 only, as everywhere money is typed.
+ASCII_NUMBERS = {
+    models.PositiveIntegerField: {"form_class": AsciiIntegerField},
+    models.IntegerField: {"form_class": AsciiIntegerField},
+}
+
 
 def _in_use(protocol: Protocol | None) -> bool:
     return protocol is not None and protocol.enrollments.exists()
@@ -22,6 +30,7 @@ def _in_use(protocol: Protocol | None) -> bool:
 class PhaseInline(admin.TabularInline):
     model = ProtocolPhase
     extra = 0
+    formfield_overrides = ASCII_NUMBERS
 
     def has_change_permission(self, request, obj=None):
         return not _in_use(obj)
@@ -32,6 +41,7 @@ class PhaseInline(admin.TabularInline):
 
 @admin.register(ProtocolPhase)
 class ProtocolPhaseAdmin(admin.ModelAdmin):
+    formfield_overrides = ASCII_NUMBERS
     list_display = ["protocol", "first_week", "last_week", "tests_per_week", "start_cents"]
     list_select_related = ["protocol"]
 
@@ -50,6 +60,7 @@ class ProtocolAdmin(admin.ModelAdmin):
     list_display = ["slug", "version", "name", "kind", "is_current"]
     list_filter = ["kind", "is_current"]
     inlines = [PhaseInline]
+    formfield_overrides = ASCII_NUMBERS
     actions = ["make_new_version"]
 
     def has_change_permission(self, request, obj=None):

@@ -10,10 +10,14 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cmtracker.inputs import DESCRIPTION_MAX_LENGTH, REASON_MAX_LENGTH, AsciiIntegerField
 from vouchers.models import CatalogItem, PrizeTier
 
-# "12", "12.5", "12.50", "$12.50", "1,234.50", ".50": dollars with at most two decimals.
-DOLLARS = re.compile(r"^\$?(?P<whole>\d{1,3}(?:,\d{3})+|\d*)(?:\.(?P<part>\d{1,2}))?$")
+# "12", "12.5", "12.50", "$12.50", "1,234.50", ".50": dollars with at most two decimals, in the
+# digits 0-9 the form shows ("\d" would take "١٢" or "１２" too, and read them as 12).
+DOLLARS = re.compile(
+    r"^\$?(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.(?P<part>[0-9]{1,2}))?$", re.ASCII
+)
 MOST_CENTS = 100_000_000  # $1,000,000: far above any reward, far below the column's limit
 
 
@@ -59,7 +63,10 @@ class CatalogItemForm(forms.Form):
 
     name = forms.CharField(label=_("Name"), max_length=200)
     description = forms.CharField(
-        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Description"),
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     category = forms.ChoiceField(label=_("Category"), choices=CatalogItem.Category.choices)
     price = DollarsField(
@@ -70,14 +77,14 @@ class CatalogItemForm(forms.Form):
     unlimited = forms.BooleanField(
         label=_("Unlimited (not counted, e.g. phone minutes bought on demand)"), required=False
     )
-    stock = forms.IntegerField(
+    stock = AsciiIntegerField(
         label=_("Opening stock"),
         required=False,
         min_value=0,
         max_value=1_000_000,
         help_text=_("How many are in the cabinet now. Recorded as received, by you."),
     )
-    low_stock_at = forms.IntegerField(
+    low_stock_at = AsciiIntegerField(
         label=_("Warn when stock falls to"), min_value=0, max_value=1_000_000, initial=3
     )
     prize_tier = forms.ChoiceField(
@@ -135,25 +142,25 @@ class CatalogItemForm(forms.Form):
 
 
 class StockReceiveForm(forms.Form):
-    quantity = forms.IntegerField(
+    quantity = AsciiIntegerField(
         label=_("Quantity received"), min_value=1, max_value=1_000_000, initial=1
     )
     reason = forms.CharField(
         label=_("Note (optional)"),
         required=False,
-        max_length=500,
+        max_length=REASON_MAX_LENGTH,
         help_text=_("For example the supplier or the order number."),
     )
 
 
 class StockAdjustForm(forms.Form):
-    quantity = forms.IntegerField(
+    quantity = AsciiIntegerField(
         label=_("Change"),
         min_value=-1_000_000,
         max_value=1_000_000,
         help_text=_("Negative for broken or lost, positive for found, e.g. -1."),
     )
-    reason = forms.CharField(label=_("Reason"), max_length=500)
+    reason = forms.CharField(label=_("Reason"), max_length=REASON_MAX_LENGTH)
 
     def clean_quantity(self):
         quantity = self.cleaned_data["quantity"]
@@ -163,7 +170,7 @@ class StockAdjustForm(forms.Form):
 
 
 class MonthForm(forms.Form):
-    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    year = AsciiIntegerField(label=_("Year"), min_value=2000, max_value=2100)
     month = forms.TypedChoiceField(
         label=_("Month"),
         coerce=int,

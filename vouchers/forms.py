@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cmtracker.inputs import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
 from patients.models import Attendance, Patient, Specimen, SpecimenResult, Substance
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -99,6 +100,7 @@ class SpecimenFields(forms.Form):
     notes = forms.CharField(
         label=_("Notes"),
         required=False,
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Required for an excused test: say why."),
     )
@@ -149,6 +151,7 @@ class SpecimenCorrectionForm(SpecimenFields):
 
     reason = forms.CharField(
         label=_("Reason for the correction"),
+        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Kept in the record with your name and the time."),
     )
@@ -187,7 +190,10 @@ class AttendanceForm(_RecordForm):
         widget=forms.RadioSelect,
     )
     notes = forms.CharField(
-        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Notes"),
+        required=False,
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     field_order = ["session_kind", "occurred_at", "status", "notes"]
@@ -198,6 +204,7 @@ class ExcuseForm(forms.Form):
 
     reason = forms.CharField(
         label=_("Why is this missed test excused?"),
+        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": _("Say why this missed test is excused.")},
         help_text=_("Kept in the record with your name and the time."),

@@ -6,6 +6,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cmtracker.inputs import (
+    DESCRIPTION_MAX_LENGTH,
+    PROTOCOL_DESCRIPTION_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+)
 from cmtracker.models import Clinic
 from patients.models import Attendance, Enrollment, Patient, Specimen, Substance
 from vouchers import engine
@@ -51,7 +56,7 @@ class Protocol(models.Model):
     slug = models.SlugField()
     version = models.PositiveIntegerField(default=1)
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=PROTOCOL_DESCRIPTION_MAX_LENGTH)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     target_substances = models.JSONField(default=list, validators=[validate_substances])
     secondary_substances = models.JSONField(
@@ -259,7 +264,7 @@ class LedgerEntry(models.Model):
     event_year = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("Calendar year of the earning event, for the year cap.")
     )
-    reason = models.TextField(blank=True)
+    reason = models.TextField(blank=True, max_length=REASON_MAX_LENGTH)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -320,7 +325,7 @@ class CatalogItem(models.Model):
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="catalog")
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     category = models.CharField(max_length=16, choices=Category.choices, default=Category.OTHER)
     price_cents = models.PositiveIntegerField(
         help_text=_("What it costs in points (1 point = 1 cent), and what it is worth.")
@@ -360,7 +365,7 @@ class StockMovement(models.Model):
     item = models.ForeignKey(CatalogItem, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     quantity = models.IntegerField(help_text=_("Positive into the cabinet, negative out of it."))
-    reason = models.TextField(blank=True)
+    reason = models.TextField(blank=True, max_length=REASON_MAX_LENGTH)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -410,7 +415,7 @@ class Redemption(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.TextField(blank=True)
+    decision_reason = models.TextField(blank=True, max_length=REASON_MAX_LENGTH)
     handed_over_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -10,10 +10,9 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cmtracker.inputs import REASON_MAX_LENGTH, AsciiIntegerField
 from vouchers.models import CatalogItem
-
-# More than this of one item in one request is a typo, not a wish.
-MAX_QUANTITY = 99
+from vouchers.redemptions import MAX_QUANTITY
 
 
 class RedemptionRequestForm(forms.Form):
@@ -34,7 +33,7 @@ class RedemptionRequestForm(forms.Form):
                 # The template gives the price and stock this id.
                 "aria-describedby": f"id_{self.add_prefix(self.field_name(item))}-price",
             }
-            field = self.fields[self.field_name(item)] = forms.IntegerField(
+            field = self.fields[self.field_name(item)] = AsciiIntegerField(
                 label=item.name,
                 min_value=0,
                 max_value=MAX_QUANTITY,
@@ -81,7 +80,7 @@ class DeclineForm(forms.Form):
 
     reason = forms.CharField(
         label=_("Reason"),
-        max_length=500,
+        max_length=REASON_MAX_LENGTH,
         error_messages={"required": _("Say why the request is declined.")},
         widget=forms.Textarea(attrs={"rows": 2}),
     )

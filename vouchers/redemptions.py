@@ -20,6 +20,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cmtracker import audit
+from cmtracker.inputs import (
+    DESCRIPTION_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    text_bounds_check,
+    text_bounds_errors,
+)
 from cmtracker.models import Clinic
 from patients.models import Patient
 from vouchers import notices
@@ -44,11 +50,20 @@ def _conflict(field: str, message: str) -> Conflict:
     return Conflict({field: message})
 
 
+# At most this many of one item in one request, counted after lines of the same item are added
+# up: a redemption is what a patient takes home from one visit to the desk, so more is a typo (or
+# a probe), never a wish. It also keeps quantity × price far inside the database's integers.
+MAX_QUANTITY = 99
+
+
 # --- catalog ------------------------------------------------------------------------------------
 
 
 def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+_NAME_MAX_LENGTH = CatalogItem._meta.get_field("name").max_length
 
 
 def _catalog_errors(fields: dict) -> dict:
@@ -65,6 +80,16 @@ def _catalog_errors(fields: dict) -> dict:
         errors["prize_tier"] = _("Unknown prize tier.")
     if "is_active" in fields and not isinstance(fields["is_active"], bool):
         errors["is_active"] = _("Give yes or no.")
+    limits = {"name": _NAME_MAX_LENGTH, "description": DESCRIPTION_MAX_LENGTH}
+    errors.update(
+        text_bounds_errors(
+            **{
+                field: (fields[field], limit)
+                for field, limit in limits.items()
+                if isinstance(fields.get(field), str) and field not in errors
+            }
+        )
+    )
     return errors
 
 
@@ -88,6 +113,7 @@ def catalog_item_create(
     """
     fields = {
         "name": name,
+        "description": description,
         "price_cents": price_cents,
         "category": category,
         "low_stock_at": low_stock_at,
@@ -166,6 +192,7 @@ def stock_receive(*, item: CatalogItem, quantity: int, actor, reason: str = "") 
     """Restock: `quantity` more in the cabinet, received by the actor. Returns the new stock."""
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise ValidationError({"quantity": _("Give a whole number above zero.")})
+    text_bounds_check(reason=(reason, REASON_MAX_LENGTH))
     return _stock_move(
         item=item,
         kind=StockMovement.Kind.RECEIVED,
@@ -182,6 +209,8 @@ def stock_adjust(*, item: CatalogItem, quantity: int, reason: str, actor) -> int
         errors["quantity"] = _("Give a whole, non-zero number.")
     if not (reason or "").strip():
         errors["reason"] = _("An adjustment needs a reason.")
+    else:
+        errors.update(text_bounds_errors(reason=(reason, REASON_MAX_LENGTH)))
     if errors:
         raise ValidationError(errors)
     return _stock_move(
@@ -219,6 +248,10 @@ def _wanted(items) -> dict[int, int]:
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
             raise ValidationError({"quantity": _("Give a quantity of one or more.")})
         wanted[item_id] = wanted.get(item_id, 0) + quantity
+    if any(quantity > MAX_QUANTITY for quantity in wanted.values()):
+        raise ValidationError(
+            {"items": _("At most %(n)s of one item in one request.") % {"n": MAX_QUANTITY}}
+        )
     return wanted
 
 
@@ -247,8 +280,8 @@ def redemption_request(
     """A patient (or a counselor for them) asks for catalog items; the points are held at once.
 
     1. A repeated idempotency key answers the first redemption, charging nothing again.
-    2. Validate: at least one item, quantities of one or more, active items of the patient's
-       clinic, no prize-tier items.
+    2. Validate: at least one item, quantities of one or more and at most MAX_QUANTITY of an
+       item (lines of one item added up), active items of the patient's clinic, no prizes.
     3. In one transaction: lock the wallet, then the items by id; refuse (Conflict) a total above
        the balance or a quantity above a tracked stock; write the redemption and its lines, a
        REDEEM entry of -total, and an `issued` movement per tracked item; move wallet and stock.
@@ -416,6 +449,7 @@ def redemption_decline(*, redemption: Redemption, actor, reason: str) -> Redempt
     """
     if not (reason or "").strip():
         raise ValidationError({"reason": _("Say why the request is declined.")})
+    text_bounds_check(reason=(reason, REASON_MAX_LENGTH))
     with transaction.atomic():
         wallet, fresh = _transition(
             redemption, Redemption.OPEN, _("This request cannot be declined: it is %(status)s.")

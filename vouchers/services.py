@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cmtracker import audit
+from cmtracker.inputs import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, text_bounds_check
 from cmtracker.models import validate_weekdays
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
@@ -269,6 +270,7 @@ def specimen_outcome_check(protocol: Protocol, status: str, results: dict, notes
         raise ValidationError({"status": _("Unknown status: %(s)s.") % {"s": status}})
     if status == Specimen.Status.EXCUSED and not notes.strip():
         raise ValidationError({"notes": _("An excused test needs a reason.")})
+    text_bounds_check(notes=(notes, NOTE_MAX_LENGTH))
     if status == Specimen.Status.TESTED and not results:
         raise ValidationError({"results": _("A tested specimen needs its results.")})
     try:
@@ -442,6 +444,7 @@ def specimen_correct(
     """
     if not (reason or "").strip():
         raise ValidationError({"reason": _("Say why this result is being corrected.")})
+    text_bounds_check(reason=(reason, REASON_MAX_LENGTH))
     enrollment = specimen.enrollment
     collected_at = collected_at or specimen.collected_at
     kind = kind or specimen.kind
@@ -503,6 +506,7 @@ def attendance_record(
             settlement = enrollment_settle(enrollment=existing.enrollment, actor=recorded_by)
             return _attendance_recorded(existing, settlement, replayed=True)
     _attendance_check(session_kind, status)
+    text_bounds_check(notes=(notes, NOTE_MAX_LENGTH))
     clinical.moment_validate("occurred_at", occurred_at, now=now)
     enrollment = clinical.enrollment_for(
         patient=patient, day=patient.clinic.local_date(occurred_at), field="occurred_at"
@@ -553,6 +557,7 @@ def attendance_correct(
     status = status or attendance.status
     notes = attendance.notes if notes is None else notes
     _attendance_check(session_kind, status)
+    text_bounds_check(reason=(reason, REASON_MAX_LENGTH), notes=(notes, NOTE_MAX_LENGTH))
     clinical.moment_validate("occurred_at", occurred_at, now=timezone.now())
     enrollment = attendance.enrollment
     clinical.enrollment_covers(
@@ -640,6 +645,7 @@ def ledger_adjust(
     """A staff credit or debit with a reason. A debit can never take the balance below zero."""
     if not (reason or "").strip():
         raise ValidationError({"reason": _("An adjustment needs a reason.")})
+    text_bounds_check(reason=(reason, REASON_MAX_LENGTH))
     if not isinstance(amount_cents, int) or amount_cents == 0:
         raise ValidationError({"amount_cents": _("Give a whole, non-zero number of cents.")})
     with transaction.atomic():
@@ -676,6 +682,7 @@ def overpayment_waive(*, patient: Patient, reason: str, actor) -> LedgerEntry | 
     """Forgive what a patient owes after a correction (staff, with a reason)."""
     if not (reason or "").strip():
         raise ValidationError({"reason": _("A waiver needs a reason.")})
+    text_bounds_check(reason=(reason, REASON_MAX_LENGTH))
     with transaction.atomic():
         wallet = wallet_lock(patient=patient)
         if wallet.overpayment_cents == 0:

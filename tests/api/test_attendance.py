@@ -58,3 +58,13 @@ def test_the_list_is_scoped_and_filtered(api, counselor, other_counselor, enroll
 
     assert mine["count"] == 1
     assert theirs["count"] == 0
+
+
+def test_session_notes_over_1000_characters_are_a_400(api, counselor, enrollment, clinic):
+    payload = _session(enrollment.patient, clinic, notes="x" * 1001)
+
+    response = api(counselor).post(URL, payload, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"notes": ["Ensure this field has no more than 1000 characters."]}
+    assert not Attendance.objects.exists()

@@ -152,3 +152,53 @@ def test_the_list_leaves_out_contact_details_that_one_patients_record_shows(
 
     assert not {"phone", "email", "reminder_consent_sms"} & set(listed)
     assert (one["phone"], one["email"]) == ("+13125550123", "pat@example.org")
+
+
+@pytest.mark.parametrize(
+    "record_number", ["R-1\nR-2", "R-\r1", "R\t1", "R-1\x00", "R\u20281", "R\u200b1", "R" * 41]
+)
+def test_a_record_number_with_a_line_break_or_control_character_is_a_400(
+    api, counselor, clinic, record_number
+):
+    response = api(counselor).post(
+        "/api/v1/patients/",
+        {"clinic": clinic.id, "record_number": record_number, "first_name": "R", "last_name": "L"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["record_number"]
+    assert not clinic.patients.exists()
+
+
+def test_a_record_number_cannot_be_changed_to_one_with_a_line_break(api, counselor, patient):
+    response = api(counselor).patch(
+        f"/api/v1/patients/{patient.id}/", {"record_number": "A\nB"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["record_number"] == [
+        "Use letters, digits, spaces and punctuation only: no line breaks or tabs."
+    ]
+
+
+def test_record_numbers_in_any_alphabet_with_spaces_and_punctuation_are_accepted(
+    api, counselor, clinic
+):
+    body = {"clinic": clinic.id, "record_number": 'MRN 12/3-ñ "B"', "first_name": "R"}
+
+    response = api(counselor).post("/api/v1/patients/", {**body, "last_name": "L"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["record_number"] == 'MRN 12/3-ñ "B"'
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+def test_a_name_longer_than_100_characters_is_a_400(api, counselor, clinic, field):
+    body = {"clinic": clinic.id, "record_number": "R-1", "first_name": "R", "last_name": "L"}
+    body[field] = "x" * 101
+
+    response = api(counselor).post("/api/v1/patients/", body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]

@@ -156,6 +156,17 @@ def test_a_decline_without_a_reason_is_a_400(api, counselor, requested):
     assert requested.status == "requested"
 
 
+def test_a_decline_reason_over_500_characters_is_a_400(api, counselor, requested):
+    response = api(counselor).post(
+        f"{URL}{requested.id}/decline/", {"reason": "x" * 501}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"reason": ["Ensure this field has no more than 500 characters."]}
+    requested.refresh_from_db()
+    assert requested.status == "requested"
+
+
 def test_a_patient_cancels_their_own_waiting_request(api, patient_user, requested):
     response = api(patient_user).post(f"{URL}{requested.id}/cancel/")
 
@@ -193,3 +204,55 @@ def test_filtering_by_a_patient_id_leaks_nothing(api, counselor, patient, reques
     assert client.get(f"{URL}?patient={patient.id}").json()["count"] == 1
     missing = client.get(f"{URL}?patient=999999")
     assert (missing.status_code, missing.json()["count"]) == (200, 0)
+
+
+def test_two_lines_of_one_item_are_added_up_and_over_99_is_a_400(
+    api, counselor, patient, bus_pass, negative
+):
+    # Each line alone is a number the database can hold; their sum is not (it was a 500).
+    line = {"item": bus_pass.id, "quantity": 2_147_483_647}
+    body = {"patient": patient.id, "items": [line, line]}
+
+    response = api(counselor).post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["items"]
+    assert not Redemption.objects.exists()
+
+
+def test_two_lines_of_one_item_within_99_each_but_over_it_together_are_a_400(
+    api, counselor, patient, clinic, negative
+):
+    pencil = CatalogItem.objects.create(clinic=clinic, name="Pencil", price_cents=0)
+    line = {"item": pencil.id, "quantity": 50}
+
+    response = api(counselor).post(
+        URL, {"patient": patient.id, "items": [line, line]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"items": ["At most 99 of one item in one request."]}
+    assert not Redemption.objects.exists()
+
+
+@pytest.mark.parametrize("quantity", [100, 2_147_483_648, 10**30])
+def test_a_huge_quantity_is_a_400_on_its_line(
+    api, counselor, patient, bus_pass, negative, quantity
+):
+    response = api(counselor).post(URL, _ask(bus_pass, quantity, patient=patient.id), format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "items": {"0": {"quantity": ["Ensure this value is less than or equal to 99."]}}
+    }
+    assert not Redemption.objects.exists()
+
+
+def test_99_of_one_item_is_accepted(api, counselor, patient, clinic, negative):
+    pencil = CatalogItem.objects.create(clinic=clinic, name="Pencil", price_cents=0)
+    lines = [{"item": pencil.id, "quantity": 90}, {"item": pencil.id, "quantity": 9}]
+
+    response = api(counselor).post(URL, {"patient": patient.id, "items": lines}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["lines"][0]["quantity"] == 99

@@ -134,3 +134,25 @@ def test_a_patient_reads_their_own_tests_but_cannot_record(api, patient_user, ne
         URL, _negative(negative.enrollment.patient, clinic, day=7), format="json"
     )
     assert response.status_code == 403
+
+
+def test_a_2_mb_excuse_reason_is_a_400_and_records_nothing(api, counselor, enrollment, clinic):
+    payload = _negative(enrollment.patient, clinic, status="excused", results={})
+    payload["reason"] = "x" * 2_000_000
+
+    response = api(counselor).post(URL, payload, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"reason": ["Ensure this field has no more than 1000 characters."]}
+    assert not Specimen.objects.exists()
+
+
+def test_a_correction_reason_over_500_characters_is_a_400(api, counselor, negative):
+    response = api(counselor).patch(
+        f"{URL}{negative.id}/", {"reason": "x" * 501, "status": "refused"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["reason"]
+    negative.refresh_from_db()
+    assert negative.status == "tested"

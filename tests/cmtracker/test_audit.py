@@ -7,6 +7,7 @@ import io
 from datetime import date
 
 import pytest
+import time_machine
 from django.contrib import admin
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
@@ -285,6 +286,30 @@ def test_the_export_is_a_csv_of_the_trail_and_is_itself_logged(
     assert LedgerEntry.objects.filter(patient=patient).exists()
 
 
+@pytest.mark.parametrize(
+    ("record_number", "file_name"),
+    [
+        ("RR-1004", "audit-RR-1004-20260107.csv"),
+        ("RR\n1004", "audit-RR-1004-20260107.csv"),
+        ('RR "1004"; x=.csv', "audit-RR-1004-x-.csv-20260107.csv"),
+        ("\r\n", "audit-patient-20260107.csv"),
+    ],
+)
+def test_the_export_of_a_record_number_saved_before_they_were_checked_has_a_safe_file_name(
+    client, clinic_admin, patient, enrollment, record_number, file_name
+):
+    # Saved as the API once took it: a line break made the download a 500, a quote cut its name.
+    type(patient).objects.filter(pk=patient.pk).update(record_number=record_number)
+    client.force_login(clinic_admin)
+
+    with time_machine.travel(at(patient.clinic, WED), tick=False):
+        response = client.get(reverse("patient-audit-export", args=[patient.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="{file_name}"'
+    assert b"".join(response.streaming_content).startswith(b"time,who,action")
+
+
 def test_reading_a_patient_in_the_django_admin_is_logged(client, admin_user, patient):
     client.force_login(admin_user)
 
@@ -306,3 +331,22 @@ def test_the_patient_page_links_administrators_to_the_trail(
     assert trail in client.get(reverse("patient-detail", args=[patient.pk])).content.decode()
     client.force_login(counselor)
     assert trail not in client.get(reverse("patient-detail", args=[patient.pk])).content.decode()
+
+
+def test_the_log_keeps_at_most_4000_characters_of_a_value_saying_how_long_it_was(
+    counselor, patient, enrollment
+):
+    # A 2 MB note saved before notes had a limit (the services refuse one now).
+    specimen = record(patient, MON, by=counselor)
+    Specimen.objects.filter(pk=specimen.pk).update(notes="x" * 2_000_000)
+    specimen.refresh_from_db()
+
+    services.specimen_correct(
+        specimen=specimen, changed_by=counselor, reason="Note pasted by mistake", notes="Cup 2"
+    )
+
+    change = AuditEvent.objects.filter(object_type="specimen", action="change").get()
+    old, new = change.changes["notes"]
+    assert old == "x" * 4000 + "… [2000000 characters in all]"
+    assert new == "Cup 2"
+    assert max(len(str(e.changes)) for e in AuditEvent.objects.all()) < 20_000

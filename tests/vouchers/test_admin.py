@@ -80,3 +80,52 @@ def test_a_protocol_in_use_is_read_only_and_a_new_version_takes_its_place(
     assert versions[1].phases.count() == higgins.phases.count()
     enrollment.refresh_from_db()
     assert enrollment.protocol_id == higgins.pk  # the enrolled patient keeps their promise
+
+
+def test_the_admin_refuses_a_record_number_with_a_line_break(client, superuser, clinic):
+    client.force_login(superuser)
+    form = {
+        "clinic": clinic.pk,
+        "record_number": "R-1\nR-2",
+        "first_name": "Rae",
+        "last_name": "Lee",
+        "preferred_language": "en",
+        "reminder_time": "09:00",
+        "enrollments-TOTAL_FORMS": "0",
+        "enrollments-INITIAL_FORMS": "0",
+    }
+
+    response = client.post(reverse("admin:patients_patient_add"), form)
+
+    assert response.status_code == 200  # the form again, with its error
+    assert "no line breaks or tabs" in response.content.decode()
+    assert not clinic.patients.exists()
+
+
+@pytest.mark.parametrize(("typed", "saved"), [("٢٥٠", None), ("250", 250)])
+def test_a_protocols_amounts_are_typed_in_the_digits_0_to_9(client, superuser, typed, saved):
+    protocol = Protocol.objects.create(slug="draft", name="Draft", kind="voucher")
+    client.force_login(superuser)
+    phase = {
+        "protocol": protocol.pk,
+        "first_week": "1",
+        "tests_per_week": "3",
+        "start_cents": typed,
+        "increment_cents": "125",
+        "bonus_every": "0",
+        "bonus_cents": "0",
+        "recovery_after": "0",
+        "draws_start": "0",
+        "draws_increment": "0",
+        "draws_max": "0",
+    }
+
+    response = client.post(reverse("admin:vouchers_protocolphase_add"), phase)
+
+    if saved is None:
+        assert response.status_code == 200
+        assert "Enter a whole number." in response.content.decode()
+        assert not protocol.phases.exists()
+    else:
+        assert response.status_code == 302
+        assert protocol.phases.get().start_cents == saved

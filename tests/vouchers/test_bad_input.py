@@ -207,6 +207,18 @@ def test_a_correction_to_excused_without_a_note_is_refused(paid, monday, counsel
         )
 
 
+def test_a_2_mb_specimen_note_is_refused(paid):
+    with refused(paid, "notes", "at most 1000 characters (it has 2000000)"):
+        record(paid, notes="x" * 2_000_000)
+
+
+def test_a_correction_reason_over_500_characters_is_refused(paid, monday, counselor):
+    with refused(paid, "reason", "at most 500 characters (it has 501)"):
+        services.specimen_correct(
+            specimen=monday, changed_by=counselor, reason="x" * 501, status="refused"
+        )
+
+
 # --- attendance -------------------------------------------------------------------------------
 
 
@@ -246,6 +258,11 @@ def test_an_attendance_idempotency_key_reused_for_another_patient_is_refused(pai
 
     with refused(other, "idempotency_key", "another patient"):
         attend(other, idempotency_key="session-0001")
+
+
+def test_session_notes_over_1000_characters_are_refused(paid):
+    with refused(paid, "notes", "at most 1000 characters (it has 1001)"):
+        attend(paid, notes="x" * 1001)
 
 
 # --- enrollments and staff adjustments --------------------------------------------------------
@@ -299,3 +316,14 @@ def test_a_staff_adjustment_key_reused_for_another_patient_is_refused(paid, coun
 def test_a_staff_debit_beyond_the_balance_is_refused(paid, counselor):
     with refused(paid, "amount_cents", "cannot go below zero"):
         services.ledger_adjust(patient=paid, amount_cents=-251, reason="gift", actor=counselor)
+
+
+@pytest.mark.parametrize("write", ["adjust", "waive"])
+def test_an_adjustment_or_waiver_reason_over_500_characters_is_refused(paid, counselor, write):
+    with refused(paid, "reason", "at most 500 characters (it has 501)"):
+        if write == "adjust":
+            services.ledger_adjust(
+                patient=paid, amount_cents=100, reason="x" * 501, actor=counselor
+            )
+        else:
+            services.overpayment_waive(patient=paid, reason="x" * 501, actor=counselor)

@@ -225,6 +225,24 @@ def test_a_request_takes_items_by_id_and_adds_up_repeats(funded, bus_pass, groce
     assert stock(bus_pass) == 3
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [[(1, 100)], [(1, 50), (1, 50)], [(1, 2_147_483_647), (1, 2_147_483_647)]],
+    ids=["one line of 100", "50 and 50", "two of the database's largest integer"],
+)
+def test_more_than_99_of_one_item_is_refused_counted_after_adding_up_lines(
+    funded, grocery_card, counselor, lines
+):
+    items = [(grocery_card, quantity) for _item, quantity in lines]
+
+    with pytest.raises(ValidationError) as error:
+        redemption_request(patient=funded, items=items, requested_by=counselor)
+
+    assert error.value.message_dict == {"items": ["At most 99 of one item in one request."]}
+    assert not Redemption.objects.exists()
+    assert balance(funded) == 10000
+
+
 def test_approve_then_hand_over_records_who_and_when(funded, bus_pass, counselor, clinic_admin):
     redemption = redemption_request(patient=funded, items=[(bus_pass, 1)], requested_by=counselor)
     redemption_approve(redemption=redemption, actor=counselor)

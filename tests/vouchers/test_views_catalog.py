@@ -115,6 +115,44 @@ def test_prices_typed_in_dollars_become_exact_cents(typed, cents):
     assert dollars_to_cents(typed) == cents
 
 
+@pytest.mark.parametrize(
+    "price",
+    ["١٢", "۱۲.۵۰", "１２", "१२", "1٢.50", "12.٥0", "12\u00a0000"],
+    ids=["arabic", "persian", "fullwidth", "devanagari", "mixed", "mixed cents", "nbsp"],
+)
+def test_a_price_in_digits_other_than_0_to_9_is_a_form_error(admin_client, price):
+    # Python reads "١٢" as 12, so it was saved as $12.00: the form shows only 0-9.
+    response = admin_client.post(reverse("catalog-add"), {**ITEM, "price": price})
+
+    assert response.status_code == 400
+    assert "Give the price in dollars and cents, for example 12.50." in text(response)
+    assert not CatalogItem.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["stock", "low_stock_at"])
+def test_a_count_in_digits_other_than_0_to_9_is_a_form_error(admin_client, field):
+    response = admin_client.post(reverse("catalog-add"), {**ITEM, field: "٥"})
+
+    assert response.status_code == 400
+    assert "Enter a whole number." in text(response)
+    assert not CatalogItem.objects.exists()
+
+
+def test_a_description_over_1000_characters_is_a_form_error(admin_client):
+    response = admin_client.post(reverse("catalog-add"), {**ITEM, "description": "x" * 1001})
+
+    assert response.status_code == 400
+    assert "Ensure this value has at most 1000 characters (it has 1001)." in text(response)
+    assert not CatalogItem.objects.exists()
+
+
+def test_a_description_of_1000_characters_is_kept_whole(admin_client):
+    response = admin_client.post(reverse("catalog-add"), {**ITEM, "description": "x" * 1000})
+
+    assert response.status_code == 302
+    assert CatalogItem.objects.get().description == "x" * 1000
+
+
 def test_an_admin_adds_an_item_with_a_picture(admin_client, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     gif = (
@@ -212,6 +250,23 @@ def test_an_adjustment_without_a_reason_is_refused_and_nothing_changes(admin_cli
     bus_pass.refresh_from_db()
     assert bus_pass.stock == 5
     assert bus_pass.movements.count() == 1
+
+
+def test_an_adjustment_in_other_digits_or_with_a_2_mb_reason_is_refused(admin_client, bus_pass):
+    digits = admin_client.post(
+        stock_url(bus_pass),
+        {"action": "adjust", "adjust-quantity": "-١", "adjust-reason": "Counted"},
+    )
+    long = admin_client.post(
+        stock_url(bus_pass),
+        {"action": "adjust", "adjust-quantity": "-1", "adjust-reason": "x" * 2_000_000},
+    )
+
+    assert (digits.status_code, long.status_code) == (400, 400)
+    assert "Enter a whole number." in text(digits)
+    assert "Ensure this value has at most 500 characters (it has 2000000)." in text(long)
+    bus_pass.refresh_from_db()
+    assert bus_pass.stock == 5 and bus_pass.movements.count() == 1
 
 
 def test_an_adjustment_below_zero_shows_the_conflict(admin_client, bus_pass):

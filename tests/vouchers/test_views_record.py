@@ -217,6 +217,16 @@ def test_bad_input_is_a_form_error_and_saves_nothing(desk, patient, enrolled, fi
     assert LedgerEntry.objects.count() == 0
 
 
+def test_a_2_mb_note_is_a_form_error_and_saves_nothing(desk, patient, enrolled):
+    response = desk.post(
+        specimen_url(patient), specimen_post(patient.clinic, notes="x" * 2_000_000)
+    )
+
+    assert response.status_code == 400
+    assert "Ensure this value has at most 1000 characters (it has 2000000)." in text(response)
+    assert Specimen.objects.count() == 0
+
+
 def test_a_test_before_the_enrollment_started_is_a_form_error(desk, patient, enrolled):
     response = desk.post(
         specimen_url(patient),

@@ -149,6 +149,31 @@ def test_choosing_nothing_asks_for_an_item_and_writes_nothing(
     assert written() == before
 
 
+@pytest.mark.parametrize("quantity", ["100", "2147483648", "1" + "0" * 30])
+def test_more_than_99_of_an_item_is_a_form_error_and_writes_nothing(
+    client, funded, patient_user, phone_card, quantity
+):
+    before = written()
+
+    response = ask(client, patient_user, {phone_card: quantity})
+
+    assert response.status_code == 400
+    assert "Ensure this value is less than or equal to 99." in response.content.decode()
+    assert written() == before
+
+
+def test_a_quantity_in_digits_other_than_0_to_9_is_a_form_error(
+    client, funded, patient_user, phone_card
+):
+    before = written()
+
+    response = ask(client, patient_user, {phone_card: "٢"})
+
+    assert response.status_code == 400
+    assert "Enter a whole number." in response.content.decode()
+    assert written() == before
+
+
 def test_a_request_over_the_balance_is_refused_with_409_and_nothing_held(
     client, funded, patient_user, bus_pass, phone_card
 ):

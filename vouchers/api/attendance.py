@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from cmtracker.inputs import NOTE_MAX_LENGTH
 from patients.models import Attendance
 from patients.permissions import patients_visible_to
 from vouchers import services
@@ -37,7 +38,9 @@ class AttendanceRecordSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=Attendance.Status.choices, default=Attendance.Status.ATTENDED
     )
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH
+    )
     idempotency_key = serializers.CharField(
         required=False,
         allow_null=True,

@@ -16,13 +16,13 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from cmtracker.inputs import REASON_MAX_LENGTH
 from patients.permissions import is_staff_member, own_patient, patients_visible_to
 from vouchers import redemptions
 from vouchers.api.access import AuditedReads, StaffWritesOnly, VisiblePatientField
 from vouchers.api.filters import IsoDateTimeFilter
 from vouchers.models import Redemption, RedemptionLine
 
-MAX_INT = 2_147_483_647  # the database's integer columns; more is not a quantity, but a 500
 MAX_ID = 9_223_372_036_854_775_807
 
 
@@ -58,7 +58,8 @@ class RedemptionSerializer(serializers.ModelSerializer):
 
 class WantedItemSerializer(serializers.Serializer):
     item = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_INT, default=1)
+    # The service adds up lines of one item and checks the sum against the same maximum.
+    quantity = serializers.IntegerField(min_value=1, max_value=redemptions.MAX_QUANTITY, default=1)
 
 
 class RedemptionRequestSerializer(serializers.Serializer):
@@ -86,7 +87,10 @@ class RedemptionRequestSerializer(serializers.Serializer):
 
 
 class DeclineSerializer(serializers.Serializer):
-    reason = serializers.CharField(help_text=gettext_lazy("Say why the request is declined."))
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH,
+        help_text=gettext_lazy("Say why the request is declined."),
+    )
 
 
 class RedemptionFilter(filters.FilterSet):

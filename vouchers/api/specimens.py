@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from cmtracker.inputs import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
 from patients.models import Specimen, SpecimenResult
 from patients.permissions import patients_visible_to
 from vouchers import services
@@ -53,7 +54,11 @@ class SpecimenRecordSerializer(serializers.Serializer):
         choices=Specimen.Status.choices, default=Specimen.Status.TESTED
     )
     reason = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text=_("Required when excused.")
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=NOTE_MAX_LENGTH,
+        help_text=_("Required when excused."),
     )
     idempotency_key = serializers.CharField(
         required=False,
@@ -64,14 +69,16 @@ class SpecimenRecordSerializer(serializers.Serializer):
 
 
 class SpecimenCorrectSerializer(serializers.Serializer):
-    reason = serializers.CharField(help_text=_("Why the result is being corrected."))
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH, help_text=_("Why the result is being corrected.")
+    )
     collected_at = serializers.DateTimeField(required=False)
     kind = serializers.ChoiceField(choices=Specimen.Kind.choices, required=False)
     results = serializers.DictField(
         child=serializers.ChoiceField(choices=SpecimenResult.Result.choices), required=False
     )
     status = serializers.ChoiceField(choices=Specimen.Status.choices, required=False)
-    notes = serializers.CharField(required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH)
 
 
 class SpecimenRecordedSerializer(AwardSerializer):
