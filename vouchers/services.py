@@ -307,8 +307,9 @@ def specimen_record(
     """Record a drug test and settle: what a counselor does at the front desk.
 
     1. A repeated idempotency key answers the first recording's result, paying nothing again.
-    2. Validate: known substances and results, not in the future, an active enrollment that has
-       started, the protocol's targets on the panel, a reason for an excused test.
+    2. Validate: known substances and results, not in the future, the enrollment whose dates
+       contain the collection day (whatever its status now: a late result is settled where it
+       belongs), the protocol's targets on the panel, a reason for an excused test.
     3. In one transaction: write the specimen and its results, excuse the day's missed mark if
        the beat wrote one before this result was recorded, settle the enrollment, and queue the
        patient's notice of what it earned (when it earned something).

@@ -224,7 +224,7 @@ def test_a_test_before_the_enrollment_started_is_a_form_error(desk, patient, enr
     )
 
     assert response.status_code == 400
-    assert "The enrollment starts on" in text(response)
+    assert "before this patient&#x27;s enrollment started on" in text(response)
     assert Specimen.objects.count() == 0
 
 
