@@ -134,3 +134,32 @@ def test_a_patient_reads_their_own_tests_but_cannot_record(api, patient_user, ne
         URL, _negative(negative.enrollment.patient, clinic, day=7), format="json"
     )
     assert response.status_code == 403
+
+
+def test_excusing_a_test_by_patch_takes_the_reason_as_recording_one_does(
+    api, counselor, enrollment, clinic
+):
+    missed = api(counselor).post(
+        URL, _negative(enrollment.patient, clinic, status="missed", results={}), format="json"
+    )
+    specimen_id = missed.json()["specimen"]["id"]
+
+    response = api(counselor).patch(
+        f"{URL}{specimen_id}/", {"status": "excused", "reason": "In hospital"}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["specimen"]["status"] == "excused"
+    assert response.json()["specimen"]["notes"] == "In hospital"
+    assert Correction.objects.get(specimen_id=specimen_id).reason == "In hospital"
+
+
+def test_excusing_by_patch_with_notes_keeps_the_notes_given(api, counselor, negative):
+    response = api(counselor).patch(
+        f"{URL}{negative.id}/",
+        {"status": "excused", "results": {}, "reason": "Wrong patient's cup", "notes": "Flu"},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["specimen"]["notes"] == "Flu"

@@ -64,14 +64,25 @@ class SpecimenRecordSerializer(serializers.Serializer):
 
 
 class SpecimenCorrectSerializer(serializers.Serializer):
-    reason = serializers.CharField(help_text=_("Why the result is being corrected."))
+    reason = serializers.CharField(
+        help_text=_(
+            "Why the result is being corrected. A correction to status excused keeps it as the "
+            "excused test's reason too (as recording one does), unless notes are given."
+        )
+    )
     collected_at = serializers.DateTimeField(required=False)
     kind = serializers.ChoiceField(choices=Specimen.Kind.choices, required=False)
     results = serializers.DictField(
         child=serializers.ChoiceField(choices=SpecimenResult.Result.choices), required=False
     )
     status = serializers.ChoiceField(choices=Specimen.Status.choices, required=False)
-    notes = serializers.CharField(required=False, allow_blank=True)
+    notes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=_(
+            "The test's notes (an excused test's reason); left out, they stay as they are."
+        ),
+    )
 
 
 class SpecimenRecordedSerializer(AwardSerializer):
