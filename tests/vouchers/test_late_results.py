@@ -17,7 +17,7 @@ from patients.models import Enrollment, Specimen
 from tests.api.conftest import client_for
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory
-from vouchers import services
+from vouchers import prizes, services
 from vouchers.lab_import import lab_import_apply
 from vouchers.selectors import wallet_get
 
@@ -272,3 +272,27 @@ def test_the_lab_import_records_a_late_row_and_refuses_one_after_the_end(
     assert Specimen.objects.get(collected_at__date=date(2026, 3, 25)).enrollment == (
         completed_higgins
     )
+
+
+def test_draws_a_late_result_earned_on_a_completed_prize_enrollment_can_still_be_drawn(
+    patient, counselor
+):
+    stimulants = dict.fromkeys(["cocaine", "amphetamine", "methamphetamine"], "negative")
+    enrollment = EnrollmentFactory(
+        patient=patient, protocol=protocol("va-prize"), start_date=date(2026, 1, 5)
+    )
+    enrollment_set_status(
+        enrollment=enrollment, status="completed", actor=counselor, today=date(2026, 1, 9)
+    )
+    services.specimen_record(
+        patient=patient,
+        collected_at=at(patient.clinic, date(2026, 1, 8)),
+        results=stimulants,
+        recorded_by=counselor,
+    )
+    assert wallet_get(patient=patient).draws_available == 1
+
+    drawn = prizes.draws_run(patient=patient, drawn_by=counselor)
+
+    assert len(drawn) == 1
+    assert wallet_get(patient=patient).draws_available == 0
