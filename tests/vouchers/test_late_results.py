@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from patients.enrollment import enrollment_set_status
 from patients.models import Enrollment, Specimen
@@ -296,3 +297,30 @@ def test_draws_a_late_result_earned_on_a_completed_prize_enrollment_can_still_be
 
     assert len(drawn) == 1
     assert wallet_get(patient=patient).draws_available == 0
+
+
+def test_the_record_page_takes_a_late_result_for_a_completed_enrollment(
+    client, counselor, completed_higgins
+):
+    patient = completed_higgins.patient
+    client.force_login(counselor)
+    url = reverse("specimen-record", args=[patient.pk])
+
+    page = client.get(url).content.decode()
+    assert "This enrollment is completed; it ended on March 28, 2026." in page
+    assert '<form id="record-form"' in page
+
+    response = client.post(
+        url,
+        {
+            "collected_at": "2026-03-25T10:00",
+            "kind": "urine",
+            "status": "tested",
+            "panel": ["cocaine"],
+            "notes": "",
+            "idempotency_key": "5f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f",
+        },
+    )
+
+    assert response.status_code == 200, response.content.decode()[-2000:]
+    assert Specimen.objects.filter(enrollment=completed_higgins).count() == 32
