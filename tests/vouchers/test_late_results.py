@@ -13,6 +13,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from cmtracker.models import Notification
 from patients.enrollment import enrollment_set_status
 from patients.models import Enrollment, Specimen
 from tests.api.conftest import client_for
@@ -324,3 +325,16 @@ def test_the_record_page_takes_a_late_result_for_a_completed_enrollment(
 
     assert response.status_code == 200, response.content.decode()[-2000:]
     assert Specimen.objects.filter(enrollment=completed_higgins).count() == 32
+
+
+def test_the_notice_of_a_late_result_promises_no_next_test(counselor, completed_higgins):
+    patient = completed_higgins.patient
+    patient.email = "pat@example.com"
+    patient.reminder_consent_email = True
+    patient.save()
+
+    negative(patient, date(2026, 3, 25), counselor)
+
+    (notice,) = Notification.objects.filter(kind="award")
+    assert "You earned $3.75." in notice.body
+    assert "next negative test" not in notice.body
