@@ -1,8 +1,9 @@
 """Changing an enrollment's status: pause, resume, complete, withdraw.
 
 Paused and active go back and forth. Completed and withdrawn end the enrollment on the clinic's
-today and are final: results after that day are refused (patients.services.enrollment_covers), and
-a new episode of CM is a new enrollment.
+today and are final: a result collected up to that day still belongs to the enrollment and is
+settled there, one collected after it is refused (patients.services.enrollment_for), and a new
+episode of CM is a new enrollment.
 """
 
 import logging

@@ -4,7 +4,7 @@ inside their own transaction and settle the ledger afterwards."""
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from cmtracker import audit
@@ -48,29 +48,91 @@ def moment_validate(field: str, moment: datetime, *, now: datetime) -> None:
 
 
 def enrollment_for(*, patient: Patient, day: date, field: str = "collected_at") -> Enrollment:
-    """The patient's enrollment that is open and has started by `day`, or a clear error."""
-    enrollment = (
-        patient.enrollments.filter(status=Enrollment.Status.ACTIVE)
-        .select_related("protocol", "patient__clinic")
-        .first()
-    )
-    if enrollment is None:
+    """The patient's enrollment whose dates contain `day`, whatever its status now, or a clear
+    error. A result collected during an enrollment belongs to it even when it arrives after the
+    enrollment was paused, completed or withdrawn: it is recorded and settled there."""
+    enrollments = list(patient.enrollments.select_related("protocol", "patient__clinic"))
+    return enrollment_at(enrollments=enrollments, day=day, field=field)
+
+
+def enrollment_at(
+    *, enrollments: list[Enrollment], day: date, field: str = "collected_at"
+) -> Enrollment:
+    """Of one patient's `enrollments`, the one whose dates contain `day`: the rule of
+    `enrollment_for` for callers that fetched the enrollments themselves (the lab import fetches
+    a whole file's at once).
+
+    A day is contained from the start date to the end date (or without end while the enrollment
+    is open), a pause included. When two enrollments contain the day (a new one started the day
+    the old one ended), the later one takes it. A day no enrollment contains is refused with the
+    nearest reason: before the first start, or after the end of the enrollment that ended last
+    before it.
+    """
+    if not enrollments:
         raise ValidationError({"patient": _("This patient is not enrolled in a CM protocol.")})
-    enrollment_covers(enrollment=enrollment, day=day, field=field)
-    return enrollment
+    latest_first = sorted(enrollments, key=lambda e: (e.start_date, e.id), reverse=True)
+    for enrollment in latest_first:
+        if _contains(enrollment, day):
+            return enrollment
+    ended_before = [e for e in latest_first if e.end_date and e.end_date < day]
+    if ended_before:
+        last = max(ended_before, key=lambda e: (e.end_date, e.start_date, e.id))
+        raise ValidationError({field: _after_end(day, last.end_date, field)})
+    first = min(enrollments, key=lambda e: (e.start_date, e.id))
+    raise ValidationError({field: _before_start(day, first.start_date, field)})
 
 
 def enrollment_covers(*, enrollment: Enrollment, day: date, field: str = "collected_at") -> None:
     """Raise a field error unless `day` falls within the enrollment."""
     if day < enrollment.start_date:
-        raise ValidationError(
-            {
-                field: _("The enrollment starts on %(start)s; this is before it.")
-                % {"start": enrollment.start_date.isoformat()}
-            }
-        )
+        raise ValidationError({field: _before_start(day, enrollment.start_date, field)})
     if enrollment.end_date and day > enrollment.end_date:
-        raise ValidationError({field: _("This is after the enrollment ended.")})
+        raise ValidationError({field: _after_end(day, enrollment.end_date, field)})
+
+
+def _contains(enrollment: Enrollment, day: date) -> bool:
+    return enrollment.start_date <= day and (
+        enrollment.end_date is None or day <= enrollment.end_date
+    )
+
+
+def _before_start(day: date, start: date, field: str) -> str:
+    words = {"day": _long_date(day), "start": _long_date(start)}
+    if field == "occurred_at":
+        return (
+            _(
+                "This session took place on %(day)s, before this patient's enrollment started on "
+                "%(start)s."
+            )
+            % words
+        )
+    return (
+        _(
+            "This test was collected on %(day)s, before this patient's enrollment started on "
+            "%(start)s."
+        )
+        % words
+    )
+
+
+def _after_end(day: date, end: date, field: str) -> str:
+    words = {"day": _long_date(day), "end": _long_date(end)}
+    if field == "occurred_at":
+        return (
+            _(
+                "This session took place on %(day)s, after this patient's enrollment ended on "
+                "%(end)s."
+            )
+            % words
+        )
+    return (
+        _("This test was collected on %(day)s, after this patient's enrollment ended on %(end)s.")
+        % words
+    )
+
+
+def _long_date(day: date) -> str:
+    return formats.date_format(day, "DATE_FORMAT")
 
 
 def specimen_create(

@@ -37,6 +37,11 @@ ATTENDANCE = "attendance"
 VOUCHER = "voucher"
 PRIZE = "prize"
 
+# How a prize protocol's draws escalate (Rules.draws_escalation).
+PER_NEGATIVE = "negative"  # each consecutive negative adds the phase's draws increment
+PER_WEEK = "week"  # each enrollment week of continuous abstinence adds it
+DRAWS_ESCALATIONS = (PER_NEGATIVE, PER_WEEK)
+
 
 class RuleError(ValueError):
     """The protocol's parameters or an event cannot be run; the message says which."""
@@ -81,10 +86,13 @@ class Rules:
     enrollment_cap_cents: int | None = None
     year_cap_cents: int | None = None
     bowl: tuple[Tier, ...] = ()
+    draws_escalation: str = PER_NEGATIVE
 
     def __post_init__(self):
         if self.kind not in (VOUCHER, PRIZE):
             raise RuleError(f"unknown protocol kind {self.kind!r}")
+        if self.draws_escalation not in DRAWS_ESCALATIONS:
+            raise RuleError(f"unknown draw escalation {self.draws_escalation!r}")
         if not self.phases:
             raise RuleError("a protocol needs at least one phase")
         ordered = sorted(self.phases, key=lambda p: p.first_week)
@@ -266,6 +274,12 @@ def run(
     5. A negative on a day that already had an earning negative is recorded and earns nothing.
     6. Otherwise the streak grows, recovery may restore the pre-reset level, the voucher (and every
        Nth negative the bonus) is paid, clipped to the caps, and the next value escalates.
+    7. Draws escalate per negative, or with `draws_escalation == PER_WEEK` per week of continuous
+       abstinence: every negative in a week earns the same draws, and the first negative of a
+       week earns one increment more when the last week tested before it had no resetting
+       outcome. A reset saves nothing for its own week, so after a positive the count starts
+       again from the next week; a week in which nothing counted (all excused) neither adds a
+       step nor breaks the run.
     """
     elsewhere = dict(earned_elsewhere_by_year or {})
     earned_by_year: dict[int, int] = {}
@@ -273,6 +287,9 @@ def run(
     current_phase = rules.phases[0]
     earning_days: set[date] = set()
     awards: list[Award] = []
+    per_week = rules.draws_escalation == PER_WEEK
+    # Per-week escalation: the last enrollment week tested, and whether all of it was negative.
+    tested_week, week_abstinent = 0, False
 
     for event in events:
         if event.day < start:
@@ -318,6 +335,7 @@ def run(
             continue
         if outcome in RESETTING or outcome == DILUTE:
             state = _reset(state, phase)
+            tested_week, week_abstinent = week, False
             awards.append(_award(base, week, state))
             continue
 
@@ -336,7 +354,12 @@ def run(
         wanted_bonus = (
             phase.bonus_cents if phase.bonus_every and streak % phase.bonus_every == 0 else 0
         )
-        draws = state.next_draws
+        level = state.next_draws
+        if per_week and week != tested_week:
+            if week_abstinent:
+                level = _draws_step(level, phase)
+            tested_week, week_abstinent = week, True
+        draws = level
         if event.secondary_negative:
             draws += rules.secondary_bonus_draws
         if rules.kind == VOUCHER:
@@ -346,9 +369,7 @@ def run(
         escalated = next_cents + phase.increment_cents
         if phase.max_cents is not None:
             escalated = min(escalated, phase.max_cents)
-        next_draws = state.next_draws + phase.draws_increment
-        if phase.draws_max:
-            next_draws = min(next_draws, phase.draws_max)
+        next_draws = level if per_week else _draws_step(level, phase)
         state = State(
             next_cents=escalated,
             next_draws=next_draws,
@@ -389,6 +410,12 @@ def next_negative(
     """
     probe = Event(key=PROBE, day=max(day, start), kind=SPECIMEN, outcome=NEGATIVE)
     return run(rules, start, [*events, probe], earned_elsewhere_by_year).awards[-1]
+
+
+def _draws_step(draws: int, phase: Phase) -> int:
+    """One escalation step of the draws, never above the phase's maximum."""
+    draws += phase.draws_increment
+    return min(draws, phase.draws_max) if phase.draws_max else draws
 
 
 def _room(rules: Rules, state: State, earned_this_year: int) -> int:

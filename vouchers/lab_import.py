@@ -3,7 +3,7 @@
 Recording one result through `services.specimen_record` settles the enrollment each time, which is
 right at the front desk and far too slow for a lab's file of 10,000 rows. The import instead
 validates every row in memory against a fixed number of queries (patients by record number, their
-active enrollments with protocols, specimens already recorded, idempotency keys already used),
+enrollments with protocols, specimens already recorded, idempotency keys already used),
 writes the specimens and their results with bulk_create in one transaction, and settles each
 touched enrollment once. Outcomes come from the same helpers `specimen_record` uses, so an
 imported row earns exactly what recording it by hand would.
@@ -259,12 +259,12 @@ def _validate(*, clinic: Clinic, text: str) -> list[ImportRow]:
             "clinic"
         )
     }
-    enrollments = {
-        e.patient_id: e
-        for e in Enrollment.objects.filter(
-            patient__in=list(patients.values()), status=Enrollment.Status.ACTIVE
-        ).select_related("protocol")
-    }
+    # Every enrollment, whatever its status: a row belongs to the one its collection day is in.
+    enrollments: dict[int, list[Enrollment]] = {}
+    for e in Enrollment.objects.filter(patient__in=list(patients.values())).select_related(
+        "protocol"
+    ):
+        enrollments.setdefault(e.patient_id, []).append(e)
     moments = [row.collected_at for row in rows if row.collected_at]
     recorded = set()
     if moments and patients:
@@ -301,7 +301,7 @@ def _validate(*, clinic: Clinic, text: str) -> list[ImportRow]:
                 seen_keys[row.idempotency_key] = row.number
         if row.patient is None:
             continue
-        _check_enrollment(row, enrollments.get(row.patient.id), clinic)
+        _check_enrollment(row, enrollments.get(row.patient.id, []), clinic)
         if row.collected_at is None:
             continue
         same = (row.patient.id, row.collected_at, row.kind)
@@ -319,18 +319,22 @@ def _validate(*, clinic: Clinic, text: str) -> list[ImportRow]:
     return rows
 
 
-def _check_enrollment(row: ImportRow, enrollment: Enrollment | None, clinic: Clinic) -> None:
-    if enrollment is None:
+def _check_enrollment(row: ImportRow, enrollments: list[Enrollment], clinic: Clinic) -> None:
+    if not enrollments:
         row.fail(_("This patient is not enrolled in a CM protocol."))
         return
-    row.enrollment = enrollment
-    if row.collected_at is not None:
+    if row.collected_at is None:
+        # The time is already refused; judge the rest against the latest enrollment.
+        enrollment = max(enrollments, key=lambda e: (e.start_date, e.id))
+    else:
         try:
-            clinical.enrollment_covers(
-                enrollment=enrollment, day=clinic.local_date(row.collected_at)
+            enrollment = clinical.enrollment_at(
+                enrollments=enrollments, day=clinic.local_date(row.collected_at)
             )
         except ValidationError as error:
             row.fail_with(error)
+            return
+    row.enrollment = enrollment
     protocol = enrollment.protocol
     if row.specimen_status == Specimen.Status.TESTED and row.results:
         # Said here in the clinic's words; the engine would only say "no result for".

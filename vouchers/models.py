@@ -53,6 +53,10 @@ class Protocol(models.Model):
         VOUCHER = engine.VOUCHER, _("Escalating vouchers")
         PRIZE = engine.PRIZE, _("Prize draws")
 
+    class DrawsEscalation(models.TextChoices):
+        PER_NEGATIVE = engine.PER_NEGATIVE, _("Per consecutive negative test")
+        PER_WEEK = engine.PER_WEEK, _("Per week of continuous abstinence")
+
     slug = models.SlugField()
     version = models.PositiveIntegerField(default=1)
     name = models.CharField(max_length=200)
@@ -63,6 +67,16 @@ class Protocol(models.Model):
         default=list, blank=True, validators=[validate_substances]
     )
     secondary_bonus_draws = models.PositiveIntegerField(default=0)
+    draws_escalation = models.CharField(
+        _("draws escalate"),
+        max_length=16,
+        choices=DrawsEscalation.choices,
+        default=DrawsEscalation.PER_NEGATIVE,
+        help_text=_(
+            "Prize protocols: the phase's draws increment is added after each consecutive "
+            "negative test, or once for each week in which every test was negative."
+        ),
+    )
     dilute_is_positive = models.BooleanField(
         _("dilute counts as positive"),
         default=True,
@@ -121,6 +135,7 @@ class Protocol(models.Model):
             enrollment_cap_cents=self.enrollment_cap_cents,
             year_cap_cents=self.year_cap_cents,
             bowl=tuple(engine.Tier(t["name"], t["slips"], t["value_cents"]) for t in self.bowl),
+            draws_escalation=self.draws_escalation,
         )
 
 

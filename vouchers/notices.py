@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 
 from cmtracker.models import Clinic, Notification
 from cmtracker.notifications import notification_queue
-from patients.models import Patient
+from patients.models import Enrollment, Patient
 from vouchers import engine
 from vouchers.templatetags.days import long_day
 from vouchers.templatetags.money import dollars
@@ -244,7 +244,9 @@ def award_notice_queue(*, settlement, award: engine.Award | None, source, now: d
                 else _("You earned %(amount)s.")
             ) % {"amount": dollars(award.total_cents)}
             standing = _("Your balance is %(amount)s.") % {"amount": dollars(wallet.balance_cents)}
-        if promise.earns_nothing and not is_prize:
+        if enrollment.status not in Enrollment.OPEN_STATUSES:
+            onward = ""  # a late result on an ended enrollment: no next test to promise
+        elif promise.earns_nothing and not is_prize:
             onward = _("You have reached the most you can earn.")
         else:
             onward = _earns(promise, "next")

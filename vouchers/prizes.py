@@ -123,12 +123,19 @@ def _draws_by_key(patient: Patient, key: str) -> list[PrizeDraw] | None:
     return sorted(found, key=lambda d: int(d.idempotency_key[len(prefix) :]))
 
 
-def _prize_enrollment(patient: Patient) -> Enrollment:
-    enrollment = (
-        patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
-        .select_related("protocol")
-        .first()
+def drawing_enrollment(patient: Patient) -> Enrollment | None:
+    """The enrollment whose bowl and caps the patient's draws are made under: the open one, or
+    when none is open the latest one, so draws that a late result earned on a completed
+    enrollment can still be drawn."""
+    enrollments = patient.enrollments.select_related("protocol")
+    return (
+        enrollments.filter(status__in=Enrollment.OPEN_STATUSES).first()
+        or enrollments.order_by("-start_date", "-id").first()
     )
+
+
+def _prize_enrollment(patient: Patient) -> Enrollment:
+    enrollment = drawing_enrollment(patient)
     if enrollment is None or enrollment.protocol.kind != engine.PRIZE:
         raise ValidationError({"patient": _("This patient is not enrolled in a prize protocol.")})
     if not sum(t["slips"] for t in enrollment.protocol.bowl):
@@ -148,8 +155,9 @@ def draws_run(
 
     1. A repeated idempotency key answers the earlier request's draws (checked again under the
        wallet lock, which serialises one patient's requests).
-    2. The open enrollment must be on a prize protocol. Lock the wallet; `count` (default: every
-       draw available) must be between 1 and the draws available.
+    2. The open enrollment (or, none open, the latest) must be on a prize protocol. Lock the
+       wallet; `count` (default: every draw available) must be between 1 and the draws
+       available.
     3. For each draw: a slip from the bowl (CSPRNG by default); a prize worth more than the caps
        leave is recorded as the most valuable tier that fits, marked capped. Store the draw and a
        DRAWN ledger entry taking one draw; take the draws from the wallet.

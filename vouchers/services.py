@@ -309,8 +309,9 @@ def specimen_record(
     """Record a drug test and settle: what a counselor does at the front desk.
 
     1. A repeated idempotency key answers the first recording's result, paying nothing again.
-    2. Validate: known substances and results, not in the future, an active enrollment that has
-       started, the protocol's targets on the panel, a reason for an excused test.
+    2. Validate: known substances and results, not in the future, the enrollment whose dates
+       contain the collection day (whatever its status now: a late result is settled where it
+       belongs), the protocol's targets on the panel, a reason for an excused test.
     3. In one transaction: write the specimen and its results, excuse the day's missed mark if
        the beat wrote one before this result was recorded, settle the enrollment, and queue the
        patient's notice of what it earned (when it earned something).
@@ -439,8 +440,11 @@ def specimen_correct(
 ) -> Recorded:
     """Correct or back-date a recorded specimen (a reason is required) and settle.
 
-    Fields left as None keep their value. The Correction row keeps who, when, why, before and
-    after; settlement posts only the difference the correction makes.
+    Fields left as None keep their value. Excusing a test needs a reason in its notes, as
+    recording one does; when the notes are left out and hold none, the correction's reason is
+    that reason too, so one `reason` excuses a test here as it does when recording it. The
+    Correction row keeps who, when, why, before and after; settlement posts only the difference
+    the correction makes.
     """
     if not (reason or "").strip():
         raise ValidationError({"reason": _("Say why this result is being corrected.")})
@@ -449,7 +453,10 @@ def specimen_correct(
     collected_at = collected_at or specimen.collected_at
     kind = kind or specimen.kind
     status = status or specimen.status
-    notes = specimen.notes if notes is None else notes
+    if notes is None:
+        notes = specimen.notes
+        if status == Specimen.Status.EXCUSED and not notes.strip():
+            notes = reason.strip()
     if results is None:
         results = {r.substance: r.result for r in specimen.results.all()}
     specimen_kind_check(kind)

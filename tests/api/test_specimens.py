@@ -156,3 +156,31 @@ def test_a_correction_reason_over_500_characters_is_a_400(api, counselor, negati
     assert list(response.json()) == ["reason"]
     negative.refresh_from_db()
     assert negative.status == "tested"
+
+def test_excusing_a_test_by_patch_takes_the_reason_as_recording_one_does(
+    api, counselor, enrollment, clinic
+):
+    missed = api(counselor).post(
+        URL, _negative(enrollment.patient, clinic, status="missed", results={}), format="json"
+    )
+    specimen_id = missed.json()["specimen"]["id"]
+
+    response = api(counselor).patch(
+        f"{URL}{specimen_id}/", {"status": "excused", "reason": "In hospital"}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["specimen"]["status"] == "excused"
+    assert response.json()["specimen"]["notes"] == "In hospital"
+    assert Correction.objects.get(specimen_id=specimen_id).reason == "In hospital"
+
+
+def test_excusing_by_patch_with_notes_keeps_the_notes_given(api, counselor, negative):
+    response = api(counselor).patch(
+        f"{URL}{negative.id}/",
+        {"status": "excused", "results": {}, "reason": "Wrong patient's cup", "notes": "Flu"},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["specimen"]["notes"] == "Flu"

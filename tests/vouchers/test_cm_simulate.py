@@ -68,7 +68,7 @@ def test_outcome_letters_ignore_case_and_whitespace():
 
 
 def test_a_prize_protocol_counts_draws_and_their_expected_value():
-    data = simulate_json("petry-fishbowl", "NNN")
+    data = simulate_json("va-prize", "NNN")
 
     assert [a["draws"] for a in data["awards"]] == [1, 2, 3]
     assert data["total_cents"] == 0

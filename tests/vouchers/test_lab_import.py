@@ -50,7 +50,7 @@ BAD_ROWS = [
     (
         "before the start",
         "A1,2026-01-02 09:00,urine,negative,,,,",
-        "The enrollment starts on 2026-01-05",
+        "before this patient's enrollment started on Jan. 5, 2026",
     ),
     ("bad value", "A1,2026-01-07 09:00,urine,maybe,,,,", "must be negative or positive, not maybe"),
     ("bad date", "A1,last tuesday,urine,negative,,,,", "is not a date and time"),

@@ -121,7 +121,7 @@ def test_a_double_submitted_result_is_announced_once(reachable, enrollment):
 
 
 def test_a_prize_protocol_announces_draws(reachable):
-    fishbowl = protocol("petry-fishbowl")
+    fishbowl = protocol("va-prize")
     EnrollmentFactory(patient=reachable, protocol=fishbowl, start_date=MONDAY)
 
     services.specimen_record(

@@ -77,7 +77,6 @@ def test_the_silverman_preset_has_no_recovery_and_ignores_prescribed_methadone(d
 @pytest.mark.parametrize(
     ("slug", "draws"),
     [
-        pytest.param("petry-fishbowl", [*range(1, 13), 12, 12], id="petry-fishbowl-up-to-12"),
         pytest.param("va-prize", [*range(1, 9), 8, 8, 8, 8, 8, 8], id="va-prize-up-to-8"),
     ],
 )
@@ -88,13 +87,52 @@ def test_the_prize_presets_add_a_draw_per_consecutive_negative_up_to_their_maxim
     assert result.total_cents == 0
 
 
-@pytest.mark.parametrize("slug", ["petry-fishbowl", "va-prize"])
-def test_the_prize_presets_reset_to_one_draw_and_use_the_standard_bowl(db, slug):
+@pytest.mark.parametrize(
+    ("slug", "draws"),
+    [
+        pytest.param("petry-fishbowl", [1, 1, 2, 0, 1], id="petry-fishbowl-per-week"),
+        pytest.param("va-prize", [1, 2, 3, 0, 1], id="va-prize-per-negative"),
+    ],
+)
+def test_the_prize_presets_reset_to_one_draw_and_use_the_standard_bowl(db, slug, draws):
     rules = preset(slug).rules()
     result = engine.run(rules, MONDAY, specimens("NNNPN", collection_days(5, weekdays=MON_THU)))
-    assert [a.draws for a in result.awards] == [1, 2, 3, 0, 1]
+    assert [a.draws for a in result.awards] == draws
     assert sum(t.slips for t in rules.bowl) == 500
     assert rules.expected_cents(1) == 222
+
+
+def test_petry_fishbowl_adds_a_draw_per_week_of_continuous_abstinence_up_to_12(db):
+    days = collection_days(24, weekdays=MON_THU)
+    result = engine.run(preset("petry-fishbowl").rules(), MONDAY, specimens("N" * 24, days))
+
+    assert [a.draws for a in result.awards] == [w for w in range(1, 13) for _ in (1, 2)]
+    assert result.total_draws == 156
+
+
+def test_petry_fishbowl_follows_ctn_0007_targets_and_opiate_bonus(db):
+    protocol = preset("petry-fishbowl")
+    targets = protocol.target_substances
+    panel = {s: "negative" for s in [*targets, "opiates", "methadone"]}
+
+    assert set(targets) == {"cocaine", "amphetamine", "methamphetamine", "alcohol"}
+    assert engine.specimen_outcome("tested", panel | {"alcohol": "positive"}, targets)[0] == "P"
+    assert engine.specimen_outcome("tested", panel | {"methadone": "positive"}, targets)[0] == "N"
+    outcome, opiate_negative = engine.specimen_outcome(
+        "tested", panel, targets, protocol.secondary_substances
+    )
+    events = [Event("s1", MONDAY, SPECIMEN, outcome, secondary_negative=opiate_negative)]
+    assert engine.run(protocol.rules(), MONDAY, events).awards[0].draws == 1 + 2
+
+
+def test_petry_fishbowl_names_its_trial_and_what_is_inferred(db):
+    protocol = preset("petry-fishbowl")
+
+    assert "CTN-0007" in protocol.name
+    assert "Peirce JM, Petry NM, Stitzer ML" in protocol.description
+    assert "per week of continuous abstinence" in protocol.description
+    assert "INFERRED" in protocol.description
+    assert protocol.draws_escalation == "week"
 
 
 def test_ca_rip_escalates_from_10_dollars_to_26_50_at_the_12th_negative(db):
@@ -155,4 +193,11 @@ def test_ca_rip_returns_to_the_earlier_level_after_2_negatives(db):
 def test_ca_rip_says_which_of_its_figures_are_inferred(db):
     protocol = preset("ca-rip")
     assert "INFERRED" in protocol.description
-    assert (protocol.enrollment_cap_cents, protocol.year_cap_cents) == (59900, 75000)
+    assert "$750" not in protocol.description
+    assert "Medi-Cal" in protocol.description
+
+
+def test_ca_rip_caps_the_episode_at_599_and_sets_no_calendar_year_cap(db):
+    protocol = preset("ca-rip")
+
+    assert (protocol.enrollment_cap_cents, protocol.year_cap_cents) == (59900, None)

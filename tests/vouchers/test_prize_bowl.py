@@ -99,7 +99,7 @@ def test_a_real_draw_uses_the_operating_systems_csprng(monkeypatch, patient, cou
 
     monkeypatch.setattr(prizes.secrets, "SystemRandom", Spy)
     enrollment = EnrollmentFactory(
-        patient=patient, protocol=preset_protocol("petry-fishbowl"), start_date=date(2026, 1, 5)
+        patient=patient, protocol=preset_protocol("va-prize"), start_date=date(2026, 1, 5)
     )
     services.specimen_record(
         patient=patient,

@@ -32,7 +32,7 @@ class AlwaysSmall:
 
 def with_draws(patient, counselor, wanted: int) -> Wallet:
     """Enrol on the fishbowl and record negatives until `wanted` draws are available."""
-    enrollment = EnrollmentFactory(patient=patient, protocol=preset_protocol("petry-fishbowl"))
+    enrollment = EnrollmentFactory(patient=patient, protocol=preset_protocol("va-prize"))
     day = enrollment.start_date
     while (Wallet.objects.filter(patient=patient).first() or Wallet()).draws_available < wanted:
         services.specimen_record(

@@ -37,7 +37,7 @@ class Slips:
 @pytest.fixture
 def fishbowl(patient):
     return EnrollmentFactory(
-        patient=patient, protocol=preset_protocol("petry-fishbowl"), start_date=MONDAY
+        patient=patient, protocol=preset_protocol("va-prize"), start_date=MONDAY
     )
 
 
@@ -202,7 +202,7 @@ def test_a_key_used_for_another_patient_is_refused(fishbowl, patient, counselor,
     negative(patient, counselor, MONDAY)
     prizes.draws_run(patient=patient, drawn_by=counselor, idempotency_key="k2")
     other = PatientFactory(clinic=clinic)
-    EnrollmentFactory(patient=other, protocol=preset_protocol("petry-fishbowl"), start_date=MONDAY)
+    EnrollmentFactory(patient=other, protocol=preset_protocol("va-prize"), start_date=MONDAY)
     negative(other, counselor, MONDAY)
 
     with pytest.raises(ValidationError) as refused:
@@ -235,7 +235,7 @@ def test_a_correction_that_takes_away_draws_already_made_leaves_them_for_review(
 
 
 def capped_fishbowl(patient, **caps):
-    protocol = services.protocol_new_version(protocol=preset_protocol("petry-fishbowl"))
+    protocol = services.protocol_new_version(protocol=preset_protocol("va-prize"))
     for field, value in caps.items():
         setattr(protocol, field, value)
     protocol.save()

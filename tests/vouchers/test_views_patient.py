@@ -243,7 +243,10 @@ def test_a_correction_the_service_refuses_shows_its_error_and_changes_nothing(
     )
 
     assert response.status_code == 200
-    assert "The enrollment starts on 2026-01-05; this is before it." in response.content.decode()
+    assert (
+        "This test was collected on Dec. 1, 2025, before this patient&#x27;s enrollment started "
+        "on Jan. 5, 2026." in response.content.decode()
+    )
     assert not Correction.objects.exists()
 
 

@@ -45,7 +45,7 @@ def bowl(monkeypatch):
 @pytest.fixture
 def fishbowl(patient):
     return EnrollmentFactory(
-        patient=patient, protocol=preset_protocol("petry-fishbowl"), start_date=MONDAY
+        patient=patient, protocol=preset_protocol("va-prize"), start_date=MONDAY
     )
 
 
@@ -212,7 +212,7 @@ def test_a_voucher_patient_gets_a_clear_message_and_no_button(
 
 
 def test_a_capped_draw_says_so_and_what_can_still_be_won(client, counselor, patient, bowl):
-    protocol = services.protocol_new_version(protocol=preset_protocol("petry-fishbowl"))
+    protocol = services.protocol_new_version(protocol=preset_protocol("va-prize"))
     protocol.year_cap_cents = 1000
     protocol.save()
     EnrollmentFactory(patient=patient, protocol=protocol, start_date=MONDAY)

@@ -234,7 +234,7 @@ def test_a_test_before_the_enrollment_started_is_a_form_error(desk, patient, enr
     )
 
     assert response.status_code == 400
-    assert "The enrollment starts on" in text(response)
+    assert "before this patient&#x27;s enrollment started on" in text(response)
     assert Specimen.objects.count() == 0
 
 
@@ -315,7 +315,7 @@ def test_a_session_that_pays_shows_the_amount(desk, patient, higgins, today):
 
 
 def test_a_prize_protocol_says_draws(desk, patient, today):
-    fishbowl = Protocol.objects.get(slug="petry-fishbowl", is_current=True)
+    fishbowl = Protocol.objects.get(slug="va-prize", is_current=True)
     EnrollmentFactory(patient=patient, protocol=fishbowl, start_date=today)
     page = text(desk.get(specimen_url(patient)))
     for substance in fishbowl.target_substances:

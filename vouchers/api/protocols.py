@@ -28,6 +28,7 @@ class ProtocolSerializer(serializers.ModelSerializer):
             "target_substances",
             "secondary_substances",
             "secondary_bonus_draws",
+            "draws_escalation",
             "dilute_is_positive",
             "attendance_cents",
             "attendance_draws",

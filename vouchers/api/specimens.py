@@ -70,7 +70,11 @@ class SpecimenRecordSerializer(serializers.Serializer):
 
 class SpecimenCorrectSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        max_length=REASON_MAX_LENGTH, help_text=_("Why the result is being corrected.")
+        max_length=REASON_MAX_LENGTH,
+        help_text=_(
+            "Why the result is being corrected. A correction to status excused keeps it as the "
+            "excused test's reason too (as recording one does), unless notes are given."
+        ),
     )
     collected_at = serializers.DateTimeField(required=False)
     kind = serializers.ChoiceField(choices=Specimen.Kind.choices, required=False)
@@ -78,7 +82,14 @@ class SpecimenCorrectSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=SpecimenResult.Result.choices), required=False
     )
     status = serializers.ChoiceField(choices=Specimen.Status.choices, required=False)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH)
+    notes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        help_text=_(
+            "The test's notes (an excused test's reason); left out, they stay as they are."
+        ),
+    )
 
 
 class SpecimenRecordedSerializer(AwardSerializer):

@@ -120,11 +120,7 @@ def cabinet(patient: Patient, drawn_key: str = "") -> Cabinet:
     A fixed number of queries however many draws: the enrollment, the wallet, the caps, the
     draws (with who drew and what was claimed), and the cabinet's prize items.
     """
-    enrollment = (
-        patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
-        .select_related("protocol")
-        .first()
-    )
+    enrollment = prizes.drawing_enrollment(patient)
     is_prize = enrollment is not None and enrollment.protocol.kind == engine.PRIZE
     wallet = wallet_get(patient=patient)
     cap = None

@@ -300,11 +300,18 @@ class _RecordView(StaffRequiredMixin, View):
 
     def load(self):
         self.patient = patient_get_or_404(self.request.user, self.kwargs["pk"])
+        # The open enrollment, else the latest one: a result collected before it ended still
+        # belongs to it (the service finds the enrollment by the collection day).
+        enrollments = self.patient.enrollments.select_related("protocol")
         self.enrollment = (
-            self.patient.enrollments.filter(status=Enrollment.Status.ACTIVE)
-            .select_related("protocol")
-            .first()
+            enrollments.filter(status__in=Enrollment.OPEN_STATUSES).first() or enrollments.first()
         )
+
+    def standing(self):
+        """What the patient stands at now, shown beside the form while an enrollment is open."""
+        if self.enrollment is None or self.enrollment.status not in Enrollment.OPEN_STATUSES:
+            return None
+        return standing_now(self.patient, self.patient.clinic)
 
     def form(self, data=None):
         raise NotImplementedError
@@ -344,7 +351,7 @@ class _RecordView(StaffRequiredMixin, View):
 
     def get(self, request, *args, **kwargs):
         self.load()
-        standing = standing_now(self.patient, self.patient.clinic) if self.enrollment else None
+        standing = self.standing()
         return self.page(self.form(), standing)
 
     def post(self, request, *args, **kwargs):
@@ -366,7 +373,7 @@ class _RecordView(StaffRequiredMixin, View):
             reselect(response, "#record-form")
             retarget(response, "#record-form")
             return reswap(response, "outerHTML")
-        standing = standing_now(self.patient, self.patient.clinic) if self.enrollment else None
+        standing = self.standing()
         return self.page(form, standing, status=400)
 
 
