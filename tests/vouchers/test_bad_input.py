@@ -189,7 +189,9 @@ def test_a_correction_naming_an_unknown_substance_is_refused(paid, monday, couns
         )
 
 
-def test_a_correction_to_excused_without_a_note_is_refused(paid, monday, counselor):
+def test_a_correction_to_excused_with_blank_notes_is_refused(paid, monday, counselor):
+    # Notes left out take the correction's reason (as recording an excused test does); notes
+    # given blank say the excuse has no reason.
     with refused(paid, "notes", "needs a reason"):
         services.specimen_correct(
             specimen=monday,
@@ -197,6 +199,7 @@ def test_a_correction_to_excused_without_a_note_is_refused(paid, monday, counsel
             reason="should have been excused",
             status=Specimen.Status.EXCUSED,
             results={},
+            notes="  ",
         )
 
 
