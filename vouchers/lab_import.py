@@ -501,6 +501,11 @@ def _write(rows: list[ImportRow], actor) -> list[Specimen]:
 # --- uploads waiting for confirmation, and jobs for long files ----------------------------------
 
 
+def lab_import_is_long(*, rows: int) -> bool:
+    """A file too long to write inside the request: a job imports it."""
+    return rows > SYNC_MAX_ROWS
+
+
 def lab_import_rows_count(*, text: str) -> int:
     """The file's rows; file-level problems raise ValidationError as the preview's do."""
     return len(_rows(text))
@@ -550,7 +555,7 @@ def lab_import_confirm(
     upload = mine.first()
     if upload is None:
         return None
-    if upload.rows_total <= SYNC_MAX_ROWS:
+    if not lab_import_is_long(rows=upload.rows_total):
         if not mine.delete()[0]:
             return None
         return lab_import_apply(clinic=clinic, text=upload.text, actor=actor, mode=mode)

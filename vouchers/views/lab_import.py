@@ -29,9 +29,9 @@ from vouchers.lab_import import (
     ALL_OR_NOTHING,
     ERROR,
     SKIP_BAD_ROWS,
-    SYNC_MAX_ROWS,
     ImportReport,
     lab_import_confirm,
+    lab_import_is_long,
     lab_import_preview,
     lab_import_upload,
 )
@@ -156,7 +156,7 @@ class LabImportView(StaffRequiredMixin, View):
             "clinic": self.clinic.pk,
         }
         confirm = ConfirmForm(initial={"token": upload.token, "mode": form.cleaned_data["mode"]})
-        rows, long_file = report.rows, len(report.rows) > SYNC_MAX_ROWS
+        rows, long_file = report.rows, lab_import_is_long(rows=len(report.rows))
         if long_file:
             rows = [row for row in rows if row.status == ERROR][:PREVIEW_ERRORS_SHOWN]
         return self.render(
