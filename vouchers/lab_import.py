@@ -630,7 +630,8 @@ def lab_import_run(*, job_id: int) -> LabImport | None:
                 skipped=job.rows_total - job.errors, rows_done=job.rows_total
             )
             return _job_finish(job, status=LabImport.Status.DONE)
-    skip = {row["number"] for row in job.error_rows}
+    # Only the rows the first check refused: a chunk's own refusals must not move the chunks.
+    skip = {row["number"] for row in job.error_rows if "chunk" not in row}
     for index, chunk in enumerate(_chunks(lines, skip)):
         if index >= job.chunks_done:
             _chunk_apply(job, index, chunk)
@@ -679,7 +680,7 @@ def _chunk_apply(job: LabImport, index: int, chunk) -> None:
             for row in good:
                 row.fail(str(_RECORDED_MEANWHILE))
             good, settled = [], 0
-        bad = [_row_report(row) for row in rows if row.status == ERROR]
+        bad = [_row_report(row) | {"chunk": index} for row in rows if row.status == ERROR]
         progress.rows_done += len(chunk)
         progress.chunks_done = index + 1
         progress.written += len(good)

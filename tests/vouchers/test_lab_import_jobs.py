@@ -16,7 +16,7 @@ from django.utils import timezone
 from cmtracker.models import Notification
 from patients.models import Specimen
 from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory, UserFactory
-from vouchers import lab_import
+from vouchers import lab_import, services
 from vouchers.forms import SpecimenForm
 from vouchers.lab_import import (
     SKIP_BAD_ROWS,
@@ -167,6 +167,42 @@ def test_a_job_stopped_midway_resumes_and_writes_nothing_twice(
     assert (job.status, job.written, job.errors) == ("done", 9, 1)
     assert Specimen.objects.count() == 9
     assert outcome(patients) == expected
+
+
+def test_a_row_recorded_meanwhile_is_reported_and_a_resumed_job_still_writes_every_other_row(
+    clinic, counselor, patients, monkeypatch
+):
+    check, write = lab_import._job_check, lab_import._write_and_settle
+    calls = []
+
+    def check_then_the_front_desk_records_one(job, lines):
+        check(job, lines)
+        services.specimen_record(
+            patient=patients[0],
+            collected_at=datetime(2026, 1, 6, 9, tzinfo=clinic.tz),
+            results={"cocaine": "negative"},
+        )
+
+    def dies_on_the_second_chunk(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        return write(*args)
+
+    monkeypatch.setattr(lab_import, "_job_check", check_then_the_front_desk_records_one)
+    monkeypatch.setattr(lab_import, "_write_and_settle", dies_on_the_second_chunk)
+    job = lab_import_job_create(
+        clinic=clinic, actor=counselor, text=long_file(), rows=10, mode=SKIP_BAD_ROWS, now=NOW
+    )
+    with pytest.raises(RuntimeError):
+        lab_import_run(job_id=job.pk)
+
+    job = lab_import_run(job_id=job.pk)
+
+    assert (job.status, job.written, job.errors) == ("done", 8, 2)
+    assert "Already recorded" in job.error_rows[1]["messages"][0]
+    for patient in patients[:3]:
+        assert Specimen.objects.filter(enrollment__patient=patient).count() == 3
 
 
 def test_a_chunk_run_again_after_its_progress_was_lost_writes_nothing(clinic, counselor, patients):
