@@ -640,10 +640,16 @@ def lab_import_run(*, job_id: int) -> LabImport | None:
 
 def _job_check(job: LabImport, lines) -> None:
     bad = [row for row in _validate(clinic=job.clinic, lines=lines) if row.status == ERROR]
-    job.error_rows = [_row_report(row) for row in bad]
-    job.errors = job.rows_done = len(bad)
-    job.checked = True
-    job.save(update_fields=["error_rows", "errors", "rows_done", "checked", "updated_at"])
+    # Kept only by the first run to finish its check: a second run at once, which may already see
+    # the first one's chunks as "already recorded", takes the first one's check instead.
+    LabImport.objects.filter(pk=job.pk, checked=False).update(
+        error_rows=[_row_report(row) for row in bad],
+        errors=len(bad),
+        rows_done=len(bad),
+        checked=True,
+        updated_at=timezone.now(),
+    )
+    job.refresh_from_db(fields=["error_rows", "errors", "rows_done", "checked", "chunks_done"])
 
 
 def _chunks(lines, skip: set[int]) -> list[list[tuple[int, dict[str, str]]]]:
