@@ -247,7 +247,7 @@ def test_a_long_file_confirmed_on_the_page_is_imported_in_the_background(
 ):
     preview = desk.post(URL, {"step": "preview", "text": long_file(), "mode": "skip_bad_rows"})
     html = preview.content.decode()
-    assert "imported in the background" in html
+    assert "imported in the background" in html and "(at most 500)" in html
     assert "NOPE" in html and ">A1<" not in html  # only the rows with errors are listed
     token = desk.session[SESSION_KEY]["token"]
 

@@ -160,7 +160,12 @@ class LabImportView(StaffRequiredMixin, View):
         if long_file:
             rows = [row for row in rows if row.status == ERROR][:PREVIEW_ERRORS_SHOWN]
         return self.render(
-            "preview.html", report=report, rows=rows, long_file=long_file, form=confirm
+            "preview.html",
+            report=report,
+            rows=rows,
+            long_file=long_file,
+            errors_shown=PREVIEW_ERRORS_SHOWN,
+            form=confirm,
         )
 
     def confirm(self):
