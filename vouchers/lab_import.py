@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.forms.utils import from_current_timezone
 from django.utils import timezone
@@ -69,6 +70,8 @@ UPLOAD_LIFETIME = timedelta(days=1)
 # A queued or running job that has not moved for this long is started again (a lost message, a
 # killed worker); a live job commits a chunk every second or two.
 JOB_STALLED_AFTER = timedelta(minutes=15)
+# Runs of one job (the first, retries, restarts by the sweep) before it is given up as failed.
+JOB_MAX_ATTEMPTS = 5
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Columns whose errors need the column's name to make sense in a row-by-row table.
@@ -599,8 +602,8 @@ _PROGRESS = ("rows_done", "chunks_done", "written", "errors", "skipped", "settle
 def lab_import_run(*, job_id: int) -> LabImport | None:
     """Import a job's file, a chunk at a time; safe to run again, or twice at once.
 
-    1. Claim the job (conditional UPDATE, queued or running -> running); a finished or unknown
-       job is left alone.
+    1. Claim the job (conditional UPDATE, queued or running -> running, one attempt more); a
+       finished or unknown job is left alone, one out of attempts is failed.
     2. The first time: check every row, as the preview does, and keep the rows that cannot be
        written with their messages. All or nothing with any bad row: finish, nothing written.
     3. Cut the good rows into chunks of whole patients, in record-number order (a run again cuts
@@ -611,12 +614,25 @@ def lab_import_run(*, job_id: int) -> LabImport | None:
     4. Finish: the time, and the file's text cleared (it is not needed any more).
     """
     now = timezone.now()
-    claimed = LabImport.objects.filter(
+    unfinished = LabImport.objects.filter(
         pk=job_id, status__in=(LabImport.Status.QUEUED, LabImport.Status.RUNNING)
-    ).update(
-        status=LabImport.Status.RUNNING, started_at=Coalesce("started_at", now), updated_at=now
+    )
+    claimed = unfinished.filter(attempts__lt=JOB_MAX_ATTEMPTS).update(
+        status=LabImport.Status.RUNNING,
+        started_at=Coalesce("started_at", now),
+        updated_at=now,
+        attempts=F("attempts") + 1,
     )
     if not claimed:
+        # A job that every run so far has failed to finish stops being started again.
+        unfinished.update(
+            status=LabImport.Status.FAILED,
+            failure=_("Stopped after %(n)s attempts; the rows counted as written are written.")
+            % {"n": JOB_MAX_ATTEMPTS},
+            text="",
+            finished_at=now,
+            updated_at=now,
+        )
         return None
     job = LabImport.objects.select_related("clinic", "created_by").get(pk=job_id)
     try:

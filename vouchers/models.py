@@ -501,6 +501,7 @@ class LabImport(models.Model):
     text = models.TextField(blank=True, help_text=_("The file; cleared once it is imported."))
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text=_("Runs of the job so far."))
     rows_total = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)
     checked = models.BooleanField(

@@ -405,3 +405,25 @@ def test_the_next_upload_sweeps_the_expired_ones(clinic, counselor):
 
     assert not LabImport.objects.filter(pk=old.pk).exists()
     assert LabImport.objects.count() == 1
+
+
+def test_a_job_that_keeps_failing_is_given_up_after_five_attempts(
+    clinic, counselor, patients, monkeypatch
+):
+    def always_dies(*args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(lab_import, "_write_and_settle", always_dies)
+    job = lab_import_job_create(
+        clinic=clinic, actor=counselor, text=long_file(), rows=10, mode=SKIP_BAD_ROWS, now=NOW
+    )
+    for _attempt in range(5):
+        with pytest.raises(RuntimeError):
+            lab_import_run(job_id=job.pk)
+
+    assert lab_import_run(job_id=job.pk) is None
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.written, job.text) == ("failed", 5, 0, "")
+    assert "Stopped after 5 attempts" in job.failure
+    assert lab_import.lab_import_jobs_stalled(now=NOW + timedelta(hours=1)) == []
