@@ -263,6 +263,7 @@ CELERY_BEAT_SCHEDULE = {
     "reminders-queue": {"task": "vouchers.tasks.reminders_queue", "schedule": 5 * 60},
     "missed-tests-mark": {"task": "vouchers.tasks.missed_tests_mark", "schedule": 15 * 60},
     "notifications-sweep": {"task": "cmtracker.tasks.notifications_sweep", "schedule": 60},
+    "lab-imports-sweep": {"task": "vouchers.tasks.lab_imports_sweep", "schedule": 60 * 60},
 }
 # A send that claimed a message and then vanished (worker killed) is retried after this long:
 # longer than the send task's time limit, so a live worker's claim never lapses under it.

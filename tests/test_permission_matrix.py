@@ -29,7 +29,7 @@ from tests.api.test_permission_matrix import MATRIX as API_MATRIX
 from tests.conftest import at
 from tests.factories import UserFactory
 from vouchers import redemptions, services
-from vouchers.models import CatalogItem, PrizeDraw
+from vouchers.models import CatalogItem, LabImport, PrizeDraw
 
 PERSONAS = [
     "anonymous",
@@ -93,6 +93,7 @@ PAGES = [
     ("notifications", "get", [], None, STAFF_PAGE),
     ("notification-send-again", "post", ["notification"], None, ACTION),
     ("lab-import", "get", [], None, STAFF_PAGE),
+    ("lab-import-job", "get", ["lab_import"], None, PATIENT_PAGE),  # a job of clinic A's
     ("catalog", "get", [], None, ADMIN_ONLY_NO_ID),
     ("catalog-add", "get", [], None, ADMIN_ONLY_NO_ID),
     ("catalog-edit", "get", ["item"], None, ADMIN_ONLY_NO_ID),
@@ -156,8 +157,15 @@ def _records(clinic, counselor, patient, enrollment, n):
         status=Notification.Status.FAILED,
         attempts=8,
     )
+    lab_import = LabImport.objects.create(
+        clinic=clinic,
+        created_by=counselor,
+        status=LabImport.Status.RUNNING,
+        expires_at=at(clinic, day),
+    )
     return {
         "patient": patient.pk,
+        "lab_import": lab_import.pk,
         "specimen": negative.pk,
         "missed": missed.pk,
         "item": item.pk,

@@ -5,6 +5,7 @@ from cmtracker.admin import ReadOnlyAdmin
 from cmtracker.inputs import AsciiIntegerField
 from vouchers.models import (
     CatalogItem,
+    LabImport,
     LedgerEntry,
     PrizeDraw,
     Protocol,
@@ -163,3 +164,11 @@ class PrizeDrawAdmin(ReadOnlyAdmin):
     list_display = ["drawn_at", "patient", "tier", "value_cents", "claimed_item", "drawn_by"]
     list_filter = ["tier"]
     list_select_related = ["patient", "claimed_item", "drawn_by"]
+
+
+@admin.register(LabImport)
+class LabImportAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "clinic", "status", "rows_done", "rows_total", "created_by"]
+    list_filter = ["status"]
+    list_select_related = ["clinic", "created_by"]
+    exclude = ["text", "token"]  # the lab's file (patient data) and the upload's secret

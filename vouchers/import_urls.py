@@ -4,4 +4,9 @@ from vouchers.views import lab_import
 
 urlpatterns = [
     path("import/lab-results/", lab_import.LabImportView.as_view(), name="lab-import"),
+    path(
+        "import/lab-results/<int:pk>/",
+        lab_import.LabImportJobView.as_view(),
+        name="lab-import-job",
+    ),
 ]

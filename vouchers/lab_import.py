@@ -15,6 +15,12 @@ The file: a header row, then one row per specimen.
 `collected_at` is ISO 8601 with an offset, or "YYYY-MM-DD HH:MM" on the clinic's clock. `kind` is
 urine (the default), saliva or breath. A substance column holds negative, positive or nothing (not
 on the panel). `status` is tested (the default), refused, adulterated, dilute, missed or excused.
+
+A file of up to SYNC_MAX_ROWS rows is written inside the request, in one transaction. A longer one
+(a 100,000-row file takes about a minute) is a LabImport job run by a Celery task: every row is
+checked first, then the good rows are written a chunk of whole patients at a time, each chunk in
+its own transaction with the job's progress, so a retried job resumes where it stopped and writes
+nothing twice.
 """
 
 from __future__ import annotations
@@ -22,21 +28,26 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import Counter
+import uuid
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.forms.utils import from_current_timezone
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cmtracker import audit
 from cmtracker.models import Clinic
 from patients import services as clinical
 from patients.models import Enrollment, Patient, Specimen, SpecimenResult, Substance
 from vouchers import notices, services
-from vouchers.models import Wallet
+from vouchers.models import LabImport, Wallet
 
 # The front desk's own checks, so an imported row is judged by exactly the same rules.
 from vouchers.services import specimen_kind_check, specimen_outcome_check
@@ -49,6 +60,18 @@ REQUIRED_COLUMNS = ("record_number", "collected_at")
 OPTIONAL_COLUMNS = ("kind", "status", "notes", "idempotency_key")
 
 OK, ERROR, WRITTEN, SKIPPED = "ok", "error", "written", "skipped"
+
+# Up to this many rows a file is written inside the request (a few seconds); longer ones by a job.
+SYNC_MAX_ROWS = 2_000
+# A job writes about this many rows per transaction, always whole patients.
+CHUNK_ROWS = 1_000
+# An upload nobody confirmed is deleted with its file after this long.
+UPLOAD_LIFETIME = timedelta(days=1)
+# A queued or running job that has not moved for this long is started again (a lost message, a
+# killed worker); a live job commits a chunk every second or two.
+JOB_STALLED_AFTER = timedelta(minutes=15)
+# Runs of one job (the first, retries, restarts by the sweep) before it is given up as failed.
+JOB_MAX_ATTEMPTS = 5
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Columns whose errors need the column's name to make sense in a row-by-row table.
@@ -203,7 +226,13 @@ def _moment(value: str, clinic: Clinic) -> datetime:
             }
         ) from None
     if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=clinic.tz)
+        # The record form's rule (its DateTimeField calls the same function): a clinic-clock time
+        # that the fall-back hour makes ambiguous, or that spring-forward skips, is refused.
+        with timezone.override(clinic.tz):
+            try:
+                moment = from_current_timezone(moment)
+            except ValidationError as error:
+                raise ValidationError({"collected_at": error.messages}) from None
     return moment
 
 
@@ -247,10 +276,10 @@ def _parse(number: int, values: dict[str, str], clinic: Clinic, now: datetime) -
 # --- validation against the database -------------------------------------------------------------
 
 
-def _validate(*, clinic: Clinic, text: str) -> list[ImportRow]:
+def _validate(*, clinic: Clinic, lines: list[tuple[int, dict[str, str]]]) -> list[ImportRow]:
     """Every row parsed and judged, in a fixed number of queries whatever the file's length."""
     now = timezone.now()
-    rows = [_parse(number, values, clinic, now) for number, values in _rows(text)]
+    rows = [_parse(number, values, clinic, now) for number, values in lines]
 
     numbers = {row.record_number for row in rows if row.record_number}
     patients = {
@@ -360,7 +389,7 @@ def _check_enrollment(row: ImportRow, enrollments: list[Enrollment], clinic: Cli
 
 def lab_import_preview(*, clinic: Clinic, text: str) -> ImportReport:
     """Parse and judge every row; write nothing. File-level problems raise ValidationError."""
-    return ImportReport(rows=_validate(clinic=clinic, text=text))
+    return ImportReport(rows=_validate(clinic=clinic, lines=_rows(text)))
 
 
 def lab_import_apply(*, clinic: Clinic, text: str, actor, mode: str) -> ImportReport:
@@ -376,23 +405,17 @@ def lab_import_apply(*, clinic: Clinic, text: str, actor, mode: str) -> ImportRe
     if mode not in MODES:
         raise ValidationError({"mode": _("Choose all or nothing, or skip bad rows.")})
     now = timezone.now()
-    numbers = {values.get("record_number") for _number, values in _rows(text)}
+    lines = _rows(text)
+    numbers = {values.get("record_number") for _number, values in lines}
     report = ImportReport(rows=[], mode=mode, applied=True)
     try:
         with transaction.atomic():
             _wallets_lock(clinic=clinic, record_numbers=numbers)
-            report.rows = _validate(clinic=clinic, text=text)
+            report.rows = _validate(clinic=clinic, lines=lines)
             good = [row for row in report.rows if row.status == OK]
             if report.has_errors and mode == ALL_OR_NOTHING:
                 raise _Abort
-            specimens = _write(good, actor)
-            services.missed_marks_withdraw(specimens, actor)
-            touched = {row.enrollment.id: row.enrollment for row in good}
-            latest = {s.enrollment_id: s for s in sorted(specimens, key=_recorded_order)}
-            for enrollment in sorted(touched.values(), key=lambda e: (e.patient_id, e.id)):
-                settlement = services.enrollment_settle(enrollment=enrollment, actor=actor)
-                _award_notice(settlement, latest[enrollment.id], now)
-            report.settled = len(touched)
+            report.settled = _write_and_settle(good, actor, now)
     except _Abort:
         for row in report.rows:
             if row.status == OK:
@@ -401,15 +424,26 @@ def lab_import_apply(*, clinic: Clinic, text: str, actor, mode: str) -> ImportRe
         return report
     except IntegrityError:
         # An idempotency key taken by a concurrent request between the check and the write.
-        raise ValidationError(
-            {
-                "file": _(
-                    "Some of these results were recorded at the same moment elsewhere; "
-                    "run the preview again."
-                )
-            }
-        ) from None
+        raise ValidationError({"file": _RECORDED_MEANWHILE}) from None
     return report
+
+
+_RECORDED_MEANWHILE = gettext_lazy(
+    "Some of these results were recorded at the same moment elsewhere; run the preview again."
+)
+
+
+def _write_and_settle(good: list[ImportRow], actor, now: datetime) -> int:
+    """Write the rows, settle each touched enrollment once (patient-id order), one notice each.
+    Returns the number of enrollments settled."""
+    specimens = _write(good, actor)
+    services.missed_marks_withdraw(specimens, actor)
+    touched = {row.enrollment.id: row.enrollment for row in good}
+    latest = {s.enrollment_id: s for s in sorted(specimens, key=_recorded_order)}
+    for enrollment in sorted(touched.values(), key=lambda e: (e.patient_id, e.id)):
+        settlement = services.enrollment_settle(enrollment=enrollment, actor=actor)
+        _award_notice(settlement, latest[enrollment.id], now)
+    return len(touched)
 
 
 def _recorded_order(specimen: Specimen):
@@ -469,3 +503,238 @@ def _write(rows: list[ImportRow], actor) -> list[Specimen]:
     for row in rows:
         row.status = WRITTEN
     return specimens
+
+
+# --- uploads waiting for confirmation, and jobs for long files ----------------------------------
+
+
+def lab_import_is_long(*, rows: int) -> bool:
+    """A file too long to write inside the request: a job imports it."""
+    return rows > SYNC_MAX_ROWS
+
+
+def lab_import_rows_count(*, text: str) -> int:
+    """The file's rows; file-level problems raise ValidationError as the preview's do."""
+    return len(_rows(text))
+
+
+def lab_import_upload(*, clinic: Clinic, actor, text: str, rows: int, now: datetime) -> LabImport:
+    """Keep a previewed file on the server until it is confirmed (the session holds only its id
+    and one-time token), after deleting the uploads that expired unconfirmed."""
+    lab_import_uploads_sweep(now=now)
+    return LabImport.objects.create(
+        clinic=clinic,
+        created_by=actor,
+        text=text,
+        rows_total=rows,
+        token=uuid.uuid4().hex,
+        expires_at=now + UPLOAD_LIFETIME,
+    )
+
+
+def lab_import_uploads_sweep(*, now: datetime) -> int:
+    """Delete the uploads nobody confirmed before they expired; the number deleted."""
+    expired = LabImport.objects.filter(status=LabImport.Status.UPLOADED, expires_at__lte=now)
+    return expired.delete()[0]
+
+
+def lab_import_confirm(
+    *, clinic: Clinic, actor, upload_id, token: str, mode: str, now: datetime
+) -> ImportReport | LabImport | None:
+    """The counselor confirms the preview of their upload.
+
+    1. Claim the upload: only the user who uploaded it, in its clinic, before it expires, and only
+       once (a conditional UPDATE or DELETE: two confirmations at once import it once).
+    2. A file of up to SYNC_MAX_ROWS rows is written now and the upload deleted: the report.
+       A longer one becomes a queued job, returned for the caller to start after commit.
+    None when there is no such upload waiting.
+    """
+    if mode not in MODES:
+        raise ValidationError({"mode": _("Choose all or nothing, or skip bad rows.")})
+    mine = LabImport.objects.filter(
+        pk=upload_id if isinstance(upload_id, int) else None,
+        token=token,
+        clinic=clinic,
+        created_by=actor,
+        status=LabImport.Status.UPLOADED,
+        expires_at__gt=now,
+    )
+    upload = mine.first()
+    if upload is None:
+        return None
+    if not lab_import_is_long(rows=upload.rows_total):
+        if not mine.delete()[0]:
+            return None
+        return lab_import_apply(clinic=clinic, text=upload.text, actor=actor, mode=mode)
+    if not mine.update(status=LabImport.Status.QUEUED, mode=mode, token="", updated_at=now):
+        return None
+    upload.refresh_from_db()
+    return upload
+
+
+def lab_import_job_create(
+    *, clinic: Clinic, actor, text: str, rows: int, mode: str, now: datetime
+) -> LabImport:
+    """A queued job for a file sent whole (the API); the caller starts it after commit."""
+    if mode not in MODES:
+        raise ValidationError({"mode": _("Choose all or nothing, or skip bad rows.")})
+    return LabImport.objects.create(
+        clinic=clinic,
+        created_by=actor,
+        text=text,
+        rows_total=rows,
+        mode=mode,
+        status=LabImport.Status.QUEUED,
+        expires_at=now + UPLOAD_LIFETIME,
+    )
+
+
+def lab_import_jobs_stalled(*, now: datetime) -> list[int]:
+    """Jobs queued or running that have not moved for JOB_STALLED_AFTER: to be started again."""
+    return list(
+        LabImport.objects.filter(
+            status__in=(LabImport.Status.QUEUED, LabImport.Status.RUNNING),
+            updated_at__lte=now - JOB_STALLED_AFTER,
+        ).values_list("id", flat=True)
+    )
+
+
+# Only what a chunk reads and writes: never the file's text (up to 5 MB) once per chunk.
+_PROGRESS = ("rows_done", "chunks_done", "written", "errors", "skipped", "settled", "updated_at")
+
+
+def lab_import_run(*, job_id: int) -> LabImport | None:
+    """Import a job's file, a chunk at a time; safe to run again, or twice at once.
+
+    1. Claim the job (conditional UPDATE, queued or running -> running, one attempt more); a
+       finished or unknown job is left alone, one out of attempts is failed.
+    2. The first time: check every row, as the preview does, and keep the rows that cannot be
+       written with their messages. All or nothing with any bad row: finish, nothing written.
+    3. Cut the good rows into chunks of whole patients, in record-number order (a run again cuts
+       the same chunks). Each chunk not yet done, in its own transaction: lock the job row and skip
+       the chunk if it is counted done; lock the chunk's wallets; check its rows again under the
+       locks (a row recorded elsewhere since is reported, not written); write, settle and notify as
+       lab_import_apply does; count the chunk done with its rows, in the same transaction.
+    4. Finish: the time, and the file's text cleared (it is not needed any more).
+    """
+    now = timezone.now()
+    unfinished = LabImport.objects.filter(
+        pk=job_id, status__in=(LabImport.Status.QUEUED, LabImport.Status.RUNNING)
+    )
+    claimed = unfinished.filter(attempts__lt=JOB_MAX_ATTEMPTS).update(
+        status=LabImport.Status.RUNNING,
+        started_at=Coalesce("started_at", now),
+        updated_at=now,
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        # A job that every run so far has failed to finish stops being started again.
+        unfinished.update(
+            status=LabImport.Status.FAILED,
+            failure=_("Stopped after %(n)s attempts; the rows counted as written are written.")
+            % {"n": JOB_MAX_ATTEMPTS},
+            text="",
+            finished_at=now,
+            updated_at=now,
+        )
+        return None
+    job = LabImport.objects.select_related("clinic", "created_by").get(pk=job_id)
+    try:
+        lines = _rows(job.text)
+    except ValidationError as error:
+        return _job_finish(job, status=LabImport.Status.FAILED, failure=" ".join(error.messages))
+    if not job.checked:
+        _job_check(job, lines)
+        if job.errors and job.mode == ALL_OR_NOTHING:
+            LabImport.objects.filter(pk=job.pk).update(
+                skipped=job.rows_total - job.errors, rows_done=job.rows_total
+            )
+            return _job_finish(job, status=LabImport.Status.DONE)
+    # Only the rows the first check refused: a chunk's own refusals must not move the chunks.
+    skip = {row["number"] for row in job.error_rows if "chunk" not in row}
+    for index, chunk in enumerate(_chunks(lines, skip)):
+        if index >= job.chunks_done:
+            _chunk_apply(job, index, chunk)
+    return _job_finish(job, status=LabImport.Status.DONE)
+
+
+def _job_check(job: LabImport, lines) -> None:
+    bad = [row for row in _validate(clinic=job.clinic, lines=lines) if row.status == ERROR]
+    # Kept only by the first run to finish its check: a second run at once, which may already see
+    # the first one's chunks as "already recorded", takes the first one's check instead.
+    LabImport.objects.filter(pk=job.pk, checked=False).update(
+        error_rows=[_row_report(row) for row in bad],
+        errors=len(bad),
+        rows_done=len(bad),
+        checked=True,
+        updated_at=timezone.now(),
+    )
+    job.refresh_from_db(fields=["error_rows", "errors", "rows_done", "checked", "chunks_done"])
+
+
+def _chunks(lines, skip: set[int]) -> list[list[tuple[int, dict[str, str]]]]:
+    by_patient = defaultdict(list)
+    for number, values in lines:
+        if number not in skip:
+            by_patient[values.get("record_number", "")].append((number, values))
+    chunks, chunk = [], []
+    for record_number in sorted(by_patient):
+        chunk.extend(by_patient[record_number])
+        if len(chunk) >= CHUNK_ROWS:
+            chunks.append(sorted(chunk, key=lambda line: line[0]))
+            chunk = []
+    if chunk:
+        chunks.append(sorted(chunk, key=lambda line: line[0]))
+    return chunks
+
+
+def _chunk_apply(job: LabImport, index: int, chunk) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        progress = LabImport.objects.select_for_update().only(*_PROGRESS).get(pk=job.pk)
+        if progress.chunks_done > index:
+            return  # another run of this job committed it meanwhile
+        _wallets_lock(
+            clinic=job.clinic, record_numbers={values.get("record_number") for _n, values in chunk}
+        )
+        rows = _validate(clinic=job.clinic, lines=chunk)
+        good = [row for row in rows if row.status == OK]
+        try:
+            with transaction.atomic():
+                settled = _write_and_settle(good, job.created_by, now)
+        except IntegrityError:
+            for row in good:
+                row.fail(str(_RECORDED_MEANWHILE))
+            good, settled = [], 0
+        bad = [_row_report(row) | {"chunk": index} for row in rows if row.status == ERROR]
+        progress.rows_done += len(chunk)
+        progress.chunks_done = index + 1
+        progress.written += len(good)
+        progress.errors += len(bad)
+        progress.settled += settled
+        progress.updated_at = now
+        fields = list(_PROGRESS)
+        if bad:
+            earlier = LabImport.objects.values_list("error_rows", flat=True).get(pk=job.pk)
+            progress.error_rows = earlier + bad
+            fields.append("error_rows")
+        progress.save(update_fields=fields)
+        job.chunks_done = progress.chunks_done
+
+
+def _job_finish(job: LabImport, *, status: str, failure: str = "") -> LabImport:
+    now = timezone.now()
+    LabImport.objects.filter(pk=job.pk).update(
+        status=status, failure=failure, text="", finished_at=now, updated_at=now
+    )
+    job.refresh_from_db()
+    return job
+
+
+def _row_report(row: ImportRow) -> dict:
+    return {
+        "number": row.number,
+        "record_number": row.record_number,
+        "status": row.status,
+        "messages": [str(message) for message in row.messages],
+    }

@@ -487,3 +487,74 @@ class PrizeDraw(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient}: {self.tier}"
+
+
+class LabImport(models.Model):
+    """A lab's CSV file on its way in: first an upload waiting for the counselor to confirm its
+    preview, then (a large file) a background job whose progress the page and the API show.
+
+    The file's text lives here, not in the session, and only until it is imported: it is cleared
+    when the job finishes, and an upload nobody confirmed is deleted once it expires. The job
+    commits its rows a chunk at a time and counts the chunks done in the same transaction, so a
+    retried or resumed job carries on after the last chunk it committed and writes nothing twice.
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Waiting for confirmation")
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(
+        help_text=_("An upload not confirmed by then is deleted with its file.")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    mode = models.CharField(max_length=16, blank=True)
+    token = models.CharField(max_length=32, help_text=_("The preview's one-time confirmation."))
+    text = models.TextField(blank=True, help_text=_("The file; cleared once it is imported."))
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text=_("Runs of the job so far."))
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    checked = models.BooleanField(
+        default=False, help_text=_("Every row was checked before the first chunk was written.")
+    )
+    chunks_done = models.PositiveIntegerField(default=0)
+    written = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    settled = models.PositiveIntegerField(default=0)
+    error_rows = models.JSONField(
+        default=list, blank=True, help_text=_("The rows not written, with what was wrong.")
+    )
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="lab_import_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.clinic} · {self.get_status_display()} · {self.rows_done}/{self.rows_total}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {
+            "rows": self.rows_total,
+            "ok": self.rows_total - self.errors,
+            "errors": self.errors,
+            "written": self.written,
+            "skipped": self.skipped,
+            "settled": self.settled,
+        }

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import at
 from vouchers import redemptions, services
-from vouchers.models import CatalogItem
+from vouchers.models import CatalogItem, LabImport
 
 PERSONAS = [
     "anonymous",
@@ -108,6 +108,7 @@ MATRIX = [
     ("post", "/api/v1/redemptions/{requested}/cancel/", None, [401, 200, 404, 200, 404, 200, 404]),
     ("post", "/api/v1/redemptions/{approved}/handover/", None, [401, 403, 403, 200, 404, 200, 403]),
     ("post", "/api/v1/imports/lab-results/", _import_body, [401, 403, 403, 200, 400, 200, 403]),
+    ("get", "/api/v1/imports/lab-results/{lab_import}/", None, [401, 403, 403, 200, 404, 200, 403]),
 ]
 
 CASES = [
@@ -167,6 +168,9 @@ def test_each_persona_gets_the_answer_it_should(
         approved=approved.id,
         attendance=session.id,
         protocol=patient.enrollments.get().protocol_id,
+        lab_import=LabImport.objects.create(
+            clinic=clinic, status=LabImport.Status.DONE, expires_at=at(clinic, date(2026, 1, 7))
+        ).id,
     )
     data = body(ctx) if callable(body) else body
     client = api(personas[persona])

@@ -10,7 +10,7 @@ writes, another connection holds the patient's wallet lock until they have all p
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -19,8 +19,9 @@ from django.db.models import Sum
 
 from patients.models import Attendance, Specimen
 from tests.conftest import at
-from vouchers import services
-from vouchers.models import LedgerEntry, Wallet
+from tests.factories import EnrollmentFactory, PatientFactory
+from vouchers import lab_import, services
+from vouchers.models import LabImport, LedgerEntry, Wallet
 
 # Committed data, so other connections see it. serialized_rollback puts the migrations' data
 # (the protocol presets, content types) back after each test empties the tables, and keeps the
@@ -195,3 +196,39 @@ def test_one_attendance_key_recorded_by_twenty_requests_at_once_records_one_sess
     assert errors_in(outcomes) == []
     assert Attendance.objects.count() == 1
     assert {r.attendance.id for r in outcomes} == {Attendance.objects.get().id}
+
+
+def test_a_lab_import_job_run_by_four_workers_at_once_writes_each_row_once(
+    clinic, counselor, higgins, monkeypatch
+):
+    """A redelivered job message, a sweep that started a slow job again: every run claims the
+    job, and the chunks are shared out under the job's row lock, each written once."""
+    monkeypatch.setattr(lab_import, "CHUNK_ROWS", 2)
+    start = date(2026, 1, 5)
+    lines = ["record_number,collected_at,cocaine\n"]
+    for n in range(6):
+        patient = PatientFactory(clinic=clinic, record_number=f"J{n}")
+        EnrollmentFactory(patient=patient, protocol=higgins, start_date=start)
+        lines += [f"J{n},{start + timedelta(days=d)} 09:00,negative\n" for d in (1, 3, 5)]
+    lines.append("NOBODY,2026-01-07 09:00,negative\n")
+    job = lab_import.lab_import_job_create(
+        clinic=clinic,
+        actor=counselor,
+        text="".join(lines),
+        rows=19,
+        mode=lab_import.SKIP_BAD_ROWS,
+        now=at(clinic, start + timedelta(days=30)),
+    )
+
+    outcomes = concurrently(lambda n: lab_import.lab_import_run(job_id=job.pk), count=4)
+
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    job = LabImport.objects.get(pk=job.pk)
+    assert (job.status, job.rows_done, job.written, job.errors) == ("done", 19, 18, 1)
+    assert Specimen.objects.count() == 18
+    for wallet in Wallet.objects.all():
+        paid = LedgerEntry.objects.filter(patient_id=wallet.patient_id).aggregate(
+            total=Sum("amount_cents")
+        )
+        # Higgins: $2.50, $3.75, $5.00 and the $10 bonus for three negatives in a row.
+        assert wallet.balance_cents == paid["total"] == 250 + 375 + 500 + 1000

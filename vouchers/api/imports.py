@@ -2,13 +2,19 @@
 
 The same service as the web page (vouchers.lab_import) and the same shape checks on the file
 (size, encoding, name). `preview` writes nothing; `all_or_nothing` writes every row or none;
-`skip_bad_rows` writes the good rows. Either way the answer is the row-by-row report.
+`skip_bad_rows` writes the good rows. Either way the answer is the row-by-row report — for a file
+of up to 2,000 rows. A longer file is imported by a background job: 202 at once, with the job's
+id and the URL where its progress, totals and rows not written are read.
 """
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -25,8 +31,13 @@ from vouchers.lab_import import (
     SKIPPED,
     WRITTEN,
     lab_import_apply,
+    lab_import_is_long,
+    lab_import_job_create,
     lab_import_preview,
+    lab_import_rows_count,
 )
+from vouchers.models import LabImport
+from vouchers.tasks import lab_import_run
 from vouchers.views.lab_import import CSV_NAMES, MAX_BYTES
 
 PREVIEW = "preview"
@@ -132,9 +143,38 @@ class ImportReportSerializer(serializers.Serializer):
     rows = ImportRowSerializer(many=True)
 
 
+class LabImportJobSerializer(serializers.Serializer):
+    """A long file's import job. `status`: queued, running, done or failed. `rows_done` of
+    `rows_total` rows are done (checked and written, or found bad); `rows` lists the rows not
+    written, with what was wrong, once they are known."""
+
+    id = serializers.IntegerField()
+    url = serializers.CharField(help_text=gettext_lazy("Where to read this job's progress"))
+    clinic = serializers.IntegerField(source="clinic_id")
+    mode = serializers.ChoiceField(choices=[ALL_OR_NOTHING, SKIP_BAD_ROWS])
+    status = serializers.ChoiceField(
+        choices=[s for s in LabImport.Status.values if s != LabImport.Status.UPLOADED]
+    )
+    rows_total = serializers.IntegerField()
+    rows_done = serializers.IntegerField()
+    totals = ImportTotalsSerializer()
+    rows = ImportRowSerializer(many=True, source="error_rows")
+    failure = serializers.CharField()
+    created_by = serializers.IntegerField(source="created_by_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+def _job_body(job: LabImport, request) -> dict:
+    job.url = request.build_absolute_uri(reverse("api-lab-import-job", args=[job.pk]))
+    return LabImportJobSerializer(job).data
+
+
 class LabImportView(APIView):
-    """Staff only. 200 with the report (whatever the rows say); 400 when the file itself is
-    unreadable (no header, unknown column, not CSV) or the input is missing."""
+    """Staff only. 200 with the report (whatever the rows say); 202 with a job for a file of more
+    than 2,000 rows to import; 400 when the file itself is unreadable (no header, unknown column,
+    not CSV) or the input is missing."""
 
     permission_classes = [StaffOnly]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -144,7 +184,15 @@ class LabImportView(APIView):
             "application/json": LabImportSerializer,
             "multipart/form-data": LabImportUploadSerializer,
         },
-        responses=ImportReportSerializer,
+        responses={
+            200: ImportReportSerializer,
+            202: OpenApiResponse(
+                LabImportJobSerializer,
+                description=gettext_lazy(
+                    "A file of more than 2,000 rows to import: a job, imported in the background."
+                ),
+            ),
+        },
     )
     def post(self, request):
         """Preview (the default) or import a lab's CSV of results, answering row by row."""
@@ -157,6 +205,18 @@ class LabImportView(APIView):
         try:
             if mode == PREVIEW:
                 report = lab_import_preview(clinic=clinic, text=data["text"])
+            elif lab_import_is_long(rows=(rows := lab_import_rows_count(text=data["text"]))):
+                job = lab_import_job_create(
+                    clinic=clinic,
+                    actor=request.user,
+                    text=data["text"],
+                    rows=rows,
+                    mode=mode,
+                    now=timezone.now(),
+                )
+                transaction.on_commit(lambda: lab_import_run.delay(job.pk))
+                body = _job_body(job, request)
+                return Response(body, status=202, headers={"Location": body["url"]})
             else:
                 report = lab_import_apply(
                     clinic=clinic, text=data["text"], actor=request.user, mode=mode
@@ -179,6 +239,22 @@ class LabImportView(APIView):
             ],
         }
         return Response(ImportReportSerializer(body).data)
+
+
+class LabImportJobView(APIView):
+    """Staff of the job's clinic only: another clinic's job, like a missing one, answers 404."""
+
+    permission_classes = [StaffOnly]
+
+    @extend_schema(responses=LabImportJobSerializer)
+    def get(self, request, pk: int):
+        """A lab file's import job: its status, progress, totals and the rows not written."""
+        job = get_object_or_404(
+            LabImport.objects.exclude(status=LabImport.Status.UPLOADED),
+            pk=pk,
+            clinic__in=staff_clinic_ids(request.user),
+        )
+        return Response(_job_body(job, request))
 
 
 def _on_input_field(error: ValidationError, field: str) -> ValidationError:

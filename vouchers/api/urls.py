@@ -37,5 +37,10 @@ urlpatterns = [
         name="api-patient-ledger",
     ),
     path("v1/imports/lab-results/", imports.LabImportView.as_view(), name="api-lab-import"),
+    path(
+        "v1/imports/lab-results/<int:pk>/",
+        imports.LabImportJobView.as_view(),
+        name="api-lab-import-job",
+    ),
     path("v1/", include(router.urls)),
 ]

@@ -1,22 +1,24 @@
 """Bulk import of lab results in the browser: upload, preview row by row, confirm, report.
 
 Thin: the form checks the file's shape (size, encoding); every rule about the rows is in
-vouchers.lab_import. Between the preview and the confirmation the file's text waits in the
-session under a one-time token, so the browser never carries it back and it is imported at most
-once.
+vouchers.lab_import. Between the preview and the confirmation the file waits on the server in an
+upload row (LabImport); the session holds only its id and a one-time token, so neither the
+browser nor the session carries the file, and it is imported at most once. A long file is
+imported by a background job whose page shows its progress.
 """
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -25,13 +27,22 @@ from cmtracker.models import Clinic
 from patients.permissions import StaffRequiredMixin, staff_clinic_ids
 from vouchers.lab_import import (
     ALL_OR_NOTHING,
+    ERROR,
     SKIP_BAD_ROWS,
-    lab_import_apply,
+    ImportReport,
+    lab_import_confirm,
+    lab_import_is_long,
     lab_import_preview,
+    lab_import_upload,
 )
+from vouchers.models import LabImport
+from vouchers.tasks import lab_import_run
 
 MAX_BYTES = 5 * 1024 * 1024
 SESSION_KEY = "lab_import"
+# A long file's preview lists its rows with errors only, at most this many: a page of 100,000 rows
+# helps nobody.
+PREVIEW_ERRORS_SHOWN = 500
 CSV_NAMES = (".csv", ".txt")
 MODE_CHOICES = [
     (ALL_OR_NOTHING, gettext_lazy("All or nothing: if any row is bad, write nothing")),
@@ -132,31 +143,74 @@ class LabImportView(StaffRequiredMixin, View):
         except ValidationError as error:
             form.add_error("file", error.messages)
             return self.render("upload.html", form=form)
-        token = uuid.uuid4().hex
-        request.session[SESSION_KEY] = {"token": token, "clinic": self.clinic.pk, "text": text}
-        confirm = ConfirmForm(initial={"token": token, "mode": form.cleaned_data["mode"]})
-        return self.render("preview.html", report=report, form=confirm)
+        upload = lab_import_upload(
+            clinic=self.clinic,
+            actor=request.user,
+            text=text,
+            rows=len(report.rows),
+            now=timezone.now(),
+        )
+        request.session[SESSION_KEY] = {
+            "upload": upload.pk,
+            "token": upload.token,
+            "clinic": self.clinic.pk,
+        }
+        confirm = ConfirmForm(initial={"token": upload.token, "mode": form.cleaned_data["mode"]})
+        rows, long_file = report.rows, lab_import_is_long(rows=len(report.rows))
+        if long_file:
+            rows = [row for row in rows if row.status == ERROR][:PREVIEW_ERRORS_SHOWN]
+        return self.render(
+            "preview.html",
+            report=report,
+            rows=rows,
+            long_file=long_file,
+            errors_shown=PREVIEW_ERRORS_SHOWN,
+            form=confirm,
+        )
 
     def confirm(self):
         form = ConfirmForm(self.request.POST)
-        stored = self.request.session.get(SESSION_KEY) or {}
-        if (
-            not form.is_valid()
-            or stored.get("token") != form.cleaned_data["token"]
-            or stored.get("clinic") != self.clinic.pk
-        ):
+        stored = self.request.session.pop(SESSION_KEY, None) or {}
+        result = None
+        if form.is_valid() and stored.get("clinic") == self.clinic.pk:
+            try:
+                result = lab_import_confirm(
+                    clinic=self.clinic,
+                    actor=self.request.user,
+                    upload_id=stored.get("upload"),
+                    token=form.cleaned_data["token"],
+                    mode=form.cleaned_data["mode"],
+                    now=timezone.now(),
+                )
+            except ValidationError as error:
+                for message in error.messages:
+                    messages.error(self.request, message)
+                return redirect(self.url())
+        if result is None:
             messages.error(self.request, _("This preview has expired; upload the file again."))
             return redirect(self.url())
-        del self.request.session[SESSION_KEY]
-        try:
-            report = lab_import_apply(
-                clinic=self.clinic,
-                text=stored["text"],
-                actor=self.request.user,
-                mode=form.cleaned_data["mode"],
-            )
-        except ValidationError as error:
-            for message in error.messages:
-                messages.error(self.request, message)
-            return redirect(self.url())
-        return self.render("report.html", report=report)
+        if isinstance(result, ImportReport):
+            return self.render("report.html", report=result, rows=result.rows)
+        transaction.on_commit(lambda: lab_import_run.delay(result.pk))
+        return redirect("lab-import-job", pk=result.pk)
+
+
+class LabImportJobView(StaffRequiredMixin, View):
+    """A long file's import: its progress while it runs (htmx asks again every two seconds, and a
+    plain link does the same), then its totals and the rows not written. Staff of the job's
+    clinic only; any other id answers 404."""
+
+    def get(self, request, pk: int):
+        job = get_object_or_404(
+            LabImport.objects.exclude(status=LabImport.Status.UPLOADED).select_related(
+                "clinic", "created_by"
+            ),
+            pk=pk,
+            clinic__in=staff_clinic_ids(request.user),
+        )
+        template = "job_status.html" if request.htmx else "job.html"
+        return render(
+            request,
+            f"vouchers/lab_import/{template}",
+            {"job": job, "clinic": job.clinic, "clinics": [job.clinic], "rows": job.error_rows},
+        )
