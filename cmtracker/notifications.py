@@ -226,14 +226,26 @@ class _SendAfterCommit:
 
         self.done = True
         for i in range(0, len(self.ids), BATCH):
-            tasks.notifications_send.delay(self.ids[i : i + BATCH])
+            try:
+                tasks.notifications_send.delay(self.ids[i : i + BATCH])
+            except Exception as error:  # noqa: BLE001 - whatever the broker's failure, the rows wait
+                # The broker's timeouts (settings) bound this to about a second; the next batch
+                # would wait as long again, so stop here: the sweep sends all of them.
+                log.warning(
+                    "the broker did not take the send task for %s messages, the sweep sends "
+                    "them: %s",
+                    len(self.ids) - i,
+                    _error_text(error),
+                )
+                return
 
 
 def _send_after_commit(ids: list[int]) -> None:
     """One on_commit callback per transaction, whatever the number of messages queued in it.
 
-    robust=True: a broker that is down must never fail the request that queued the message (it
-    has committed by then); the error is logged and the sweep sends the message later.
+    A broker that is down or hangs must never fail or hold up the request that queued the message
+    (it has committed by then): the broker's timeouts bound the wait (settings), the error is
+    logged and the sweep sends the message later. robust=True is the second line of defence.
     """
     connection = transaction.get_connection()
     pending = getattr(connection, "_outbox_after_commit", None)

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import os
 import signal
+import time as time_
 import uuid
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from cmtracker import sms
 from cmtracker.models import Notification
-from cmtracker.notifications import notification_queue
+from cmtracker.notifications import notification_queue, notifications_send_due
 from patients.models import Specimen
 from tests.cmtracker import workers
+from tests.conftest import api_token, at
 from tests.factories import ClinicFactory, EnrollmentFactory, PatientFactory
 
 Status = Notification.Status
@@ -156,6 +160,49 @@ def test_redis_down_while_a_counselor_records_a_result_delays_the_notice_and_los
 
     assert workers.count(log, f"SMS to {patient.phone}") == 1
     assert workers.count(log, "You earned $2.50") == 1
+
+
+def test_a_frozen_redis_does_not_hold_up_a_result_recorded_through_the_api(
+    clinic, counselor, patient, enrollment, tmp_path
+):
+    """A Redis that hangs (stopped, not down: it accepts connections and answers nothing) costs
+    the request about a second; the result and its notice are committed, and the sweep sends
+    the notice later."""
+    clinic.quiet_hours_start = clinic.quiet_hours_end = time(0)
+    clinic.save()
+    patient.phone = "+13125550100"
+    patient.reminder_consent_sms = True
+    patient.save()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(counselor)}")
+    port = workers.free_port()
+    queue = f"test-outbox-{uuid.uuid4().hex}"
+
+    with (
+        workers.redis_server(port, tmp_path) as redis,
+        workers.producer(f"redis://127.0.0.1:{port}/0", queue) as app,
+    ):
+        app.connection_for_write().ensure_connection(max_retries=1)
+        with workers.frozen(redis, thaw_after=15):
+            started = time_.monotonic()
+            response = api.post(
+                "/api/v1/specimens/",
+                {
+                    "patient": patient.pk,
+                    "collected_at": at(clinic, date(2026, 1, 5)).isoformat(),
+                    "kind": "urine",
+                    "results": {"cocaine": "negative"},
+                },
+                format="json",
+            )
+            took = time_.monotonic() - started
+
+    assert response.status_code == 201, response.content
+    assert took < 5
+    notice = Notification.objects.get(patient=patient, kind=Notification.Kind.AWARD)
+    assert notice.status == Status.PENDING
+    assert notifications_send_due() == 1
+    assert [body for _to, body in sms.outbox] == [notice.body]
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(

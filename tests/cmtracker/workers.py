@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,8 +76,13 @@ def stop(process: subprocess.Popen, *, sig=signal.SIGTERM, timeout: float = 20) 
 
 
 @contextmanager
-def celery_worker(*, broker_url: str, queue: str, log: Path, env: dict | None = None):
-    """A worker on its own queue, its stdout and stderr (console SMS and email) in `log`."""
+def celery_worker(
+    *, broker_url: str, queue: str, log: Path, env: dict | None = None, pool: str = "solo"
+):
+    """A worker on its own queue, its stdout and stderr (console SMS and email) in `log`.
+
+    The solo pool enforces no time limits; `pool="prefork"` (one child, as in production but
+    smaller) does, by signalling the child."""
     full_env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -86,9 +92,9 @@ def celery_worker(*, broker_url: str, queue: str, log: Path, env: dict | None = 
     }
     with log.open("ab") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cmtracker", "worker", "--pool=solo",
-             "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--loglevel=warning"],
+            [sys.executable, "-m", "celery", "-A", "cmtracker", "worker", f"--pool={pool}",
+             "--concurrency=1", "-Q", queue, "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "--loglevel=warning"],
             cwd=ROOT,
             env=full_env,
             stdout=out,
@@ -116,6 +122,22 @@ def redis_server(port: int, folder: Path) -> Iterator[subprocess.Popen]:
         stop(server)
 
 
+@contextmanager
+def frozen(server: subprocess.Popen, *, thaw_after: float):
+    """`server` stopped (SIGSTOP): it keeps its port and accepts connections, and answers nothing,
+    as a hung Redis does. Thawed on leaving, or after `thaw_after` seconds, so a caller that
+    waits on it forever is let go and the test fails instead of hanging."""
+    server.send_signal(signal.SIGSTOP)
+    thaw = threading.Timer(thaw_after, server.send_signal, args=[signal.SIGCONT])
+    thaw.start()
+    try:
+        yield
+    finally:
+        thaw.cancel()
+        if server.poll() is None:
+            server.send_signal(signal.SIGCONT)
+
+
 def _answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
@@ -138,7 +160,6 @@ def producer(broker_url: str, queue: str) -> Iterator[Celery]:
         broker_url=broker_url,
         task_default_queue=queue,
         task_always_eager=False,
-        broker_connection_timeout=2,
     )
     app.set_current()
     try:
