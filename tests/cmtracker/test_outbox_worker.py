@@ -9,9 +9,11 @@ twice, a token never printed a message lost.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time as time_
 import uuid
+from collections import Counter
 from datetime import date, time, timedelta
 
 import pytest
@@ -22,7 +24,11 @@ from rest_framework.test import APIClient
 
 from cmtracker import sms
 from cmtracker.models import Notification
-from cmtracker.notifications import notification_queue, notifications_send_due
+from cmtracker.notifications import (
+    notification_queue,
+    notifications_queue_many,
+    notifications_send_due,
+)
 from patients.models import Specimen
 from tests.cmtracker import workers
 from tests.conftest import api_token, at
@@ -271,3 +277,72 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     twice = [t for t in tokens if both.count(f"SENT {t}") != 1]
     assert twice == []
     assert workers.count(second_log, "SENT ") == 30 - sent_by_first
+
+
+@pytest.mark.postgres
+def test_soft_time_limits_striking_again_and_again_send_no_message_twice(
+    riverside, tmp_path, monkeypatch
+):
+    """500 texts, a slow provider and a slow database, sent by sweeps that a prefork worker's soft
+    time limit cuts short after a second, one after another: every text goes exactly once."""
+    from cmtracker import tasks
+
+    monkeypatch.setattr(tasks.notifications_send, "delay", lambda ids: None)  # sweeps only
+    patient = PatientFactory(clinic=riverside, phone="+13125550100", reminder_consent_sms=True)
+    tokens = [token() for _ in range(500)]
+    notifications_queue_many(
+        [
+            dict(
+                clinic=riverside,
+                kind=Notification.Kind.TEST_REMINDER,
+                channel=Notification.Channel.SMS,
+                to=patient.phone,
+                body=f"{tok} Your test is today.",
+                dedupe_key=f"soft:{tok}",
+                patient=patient,
+            )
+            for tok in tokens
+        ],
+        now=timezone.now(),
+    )
+    ids = list(Notification.objects.values_list("pk", flat=True))
+    queue = f"test-outbox-{uuid.uuid4().hex}"
+    port = workers.free_port()
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    log = tmp_path / "worker.log"
+    env = {
+        "SMS_BACKEND": "tests.cmtracker.slow_sms.SlowSmsBackend",
+        "SLOW_SMS_SECONDS": "0.01",
+        # Short, so a row left `sending` is taken again within the test, as it would be after
+        # the real lease: a message sent but not marked would then be sent twice.
+        "NOTIFICATION_CLAIM_LEASE_SECONDS": "5",
+    }
+
+    with (
+        workers.slow_updates(Notification, 0.01),
+        workers.redis_server(port, tmp_path),
+        workers.producer(redis_url, queue) as app,
+        workers.celery_worker(
+            broker_url=redis_url, queue=queue, log=log, env=env, pool="prefork"
+        ) as worker,
+    ):
+        deadline = time_.monotonic() + 240
+        while not all_sent(ids):
+            assert time_.monotonic() < deadline, "not all sent in time"
+            # A few at a time, so the worker goes from one to the next without waiting for us.
+            for _ in range(4):
+                app.send_task(
+                    "cmtracker.tasks.notifications_sweep",
+                    queue=queue,
+                    soft_time_limit=1,
+                    time_limit=10,
+                )
+            workers.wait_for(lambda: all_sent(ids), timeout=4, what="-", process=worker, quiet=True)
+
+    sent = Counter(re.findall(r"SENT (T\w{12})", log.read_text()))
+    twice = [t for t in tokens if sent[t] > 1]
+    cut_short = workers.count(log, "Soft time limit (1s) exceeded")
+    print(f"{len(twice)} of {len(tokens)} sent twice, {cut_short} soft time limits")
+    assert cut_short >= 5
+    assert [t for t in tokens if sent[t] == 0] == []
+    assert twice == []

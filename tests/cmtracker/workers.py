@@ -45,18 +45,21 @@ def wait_for(
     what: str,
     log: Path | None = None,
     process: subprocess.Popen | None = None,
-):
-    """Poll until `condition()`; fail with the log's tail on a timeout or when `process` (the
-    worker that should make it true) has died."""
+    quiet: bool = False,
+) -> bool:
+    """Poll until `condition()`; fail with the log's tail on a timeout (or, `quiet`, return
+    False) or when `process` (the worker that should make it true) has died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
-            return
+            return True
         if process is not None and process.poll() is not None:
             raise AssertionError(
                 f"the worker exited ({process.returncode}) before {what}\n{_tail(log)}"
             )
         time.sleep(0.05)
+    if quiet:
+        return False
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{_tail(log)}")
 
 
@@ -171,3 +174,25 @@ def producer(broker_url: str, queue: str) -> Iterator[Celery]:
 
 def count(log: Path, text: str) -> int:
     return log.read_text(errors="replace").count(text) if log.exists() else 0
+
+
+@contextmanager
+def slow_updates(model, seconds: float) -> Iterator[None]:
+    """Every UPDATE of `model`'s table takes `seconds` longer, however many rows it changes: a
+    slow PostgreSQL (a trigger that sleeps before the statement). Dropped on leaving."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_slow_update() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_sleep({float(seconds)}); RETURN NEW; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER test_slow_update BEFORE UPDATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION test_slow_update()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS test_slow_update ON {table}")
+            cursor.execute("DROP FUNCTION IF EXISTS test_slow_update()")
