@@ -183,8 +183,9 @@ def notification_queue(
 def notifications_queue_many(rows: list[dict], *, now: datetime) -> int:
     """Many `notification_queue`s in a few queries, for a fan-out; returns how many were new.
 
-    Keys already in the outbox (or twice in `rows`) are skipped; a key inserted concurrently by
-    another transaction is skipped by the database (ON CONFLICT DO NOTHING).
+    Keys already in the outbox (or twice in `rows`) are skipped. Only the rows this call
+    inserted are counted and handed to send tasks: a key that another run (a second beat)
+    inserts at the same moment is that run's to count and publish.
     """
     by_key: dict[str, Notification] = {}
     for fields in rows:
@@ -200,23 +201,47 @@ def notifications_queue_many(rows: list[dict], *, now: datetime) -> int:
                 "dedupe_key", flat=True
             )
         )
-    new = [n for key, n in by_key.items() if key not in existing]
-    if not new:
-        return 0
-    Notification.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-    # ignore_conflicts leaves the new rows without their ids: read them back by key. A row another
-    # transaction inserted under one of these keys may be among them; sending it is harmless, as
-    # every send claims its row first.
-    ids: list[int] = []
-    new_keys = [n.dedupe_key for n in new]
-    for i in range(0, len(new_keys), 1000):
-        ids.extend(
-            Notification.objects.filter(dedupe_key__in=new_keys[i : i + 1000]).values_list(
-                "pk", flat=True
-            )
-        )
-    _send_after_commit(ids)
+    ids = _insert_new([n for key, n in by_key.items() if key not in existing])
+    if ids:
+        _send_after_commit(ids)
     return len(ids)
+
+
+def _insert_new(notifications: list[Notification]) -> list[int]:
+    """Insert these rows, skipping any whose dedupe key is taken; the ids of those inserted.
+
+    INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id (PostgreSQL, and SQLite from
+    3.35) names exactly the rows this statement wrote. bulk_create(ignore_conflicts=True) cannot
+    say which those are, and reading them back by key also finds the rows a concurrent run
+    inserted under the same keys (it waits for that run's commit, then skips them): so two beats
+    at once would each count and publish the whole batch.
+    """
+    if not notifications:
+        return []
+    meta = Notification._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    # Only the model's own table and column names are spliced in; every value is a parameter.
+    insert = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        "VALUES {values} "
+        f"ON CONFLICT ({quote(meta.get_field('dedupe_key').column)}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    size = max(1, min(1000, connection.ops.bulk_batch_size(fields, notifications)))
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for i in range(0, len(notifications), size):
+            chunk = notifications[i : i + size]
+            params = [
+                field.get_db_prep_save(field.pre_save(n, add=True), connection)
+                for n in chunk
+                for field in fields
+            ]
+            cursor.execute(insert.format(values=", ".join([row] * len(chunk))), params)
+            ids.extend(pk for (pk,) in cursor.fetchall())
+    return ids
 
 
 class _SendAfterCommit:
