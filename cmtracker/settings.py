@@ -278,6 +278,9 @@ NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cmtracker@localhost")
+# Seconds to wait for an SMTP server: a send is never cut short by the task's soft time limit
+# (cmtracker.notifications), so it needs a bound of its own, well inside the hard limit.
+EMAIL_TIMEOUT = 15
 # SMS: the console backend prints messages; Twilio sends them when its three settings are set.
 SMS_BACKEND = env_str("SMS_BACKEND", "cmtracker.sms.ConsoleSmsBackend")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
