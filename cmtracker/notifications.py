@@ -2,9 +2,11 @@
 
 - `notification_queue` / `notifications_queue_many` write rows inside the caller's transaction
   (a repeated dedupe key is a silent no-op) and, after commit, hand the new ids to a Celery task.
-- `notifications_send` claims rows with one conditional UPDATE (so two workers never send one
-  message), sends each and marks it sent at once (so a worker killed mid-batch re-sends nothing
-  it sent, and leaves the rest to be claimed again when its lease lapses).
+- `notifications_send` takes one message at a time: claims it with a conditional UPDATE (so two
+  workers never send one message), sends it and marks it sent at once. Whatever stops a worker
+  has at most that one message in hand: a soft time limit is held off while it is with the
+  provider and being marked, and what it interrupts is put right on a fresh connection; a killed
+  worker's claim lapses after the lease, and that message alone is sent again.
 - `notifications_send_due` is the sweep: whatever the tasks did not send (a broker outage, a
   dead worker, a backoff that has run out) is sent by it, a minute late at most.
 - Failures go back to waiting with a growing backoff; after NOTIFICATION_MAX_ATTEMPTS they are
@@ -16,14 +18,17 @@ Delays are `not_before` on the row, never a Celery ETA: Redis redelivers long ET
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time as monotonic_time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -35,12 +40,14 @@ log = logging.getLogger(__name__)
 
 Status = Notification.Status
 
-# Ids per send task, and rows per claim.
+# Ids per send task, and rows per page of the sweep.
 BATCH = 100
 # One sweep stops after this many batches or seconds (under the task's soft time limit of 60 s);
 # the next sweep a minute later carries on.
 SWEEP_MAX_BATCHES = 50
 SWEEP_MAX_SECONDS = 45
+# What Celery's prefork pool sends a task's process when its soft time limit is up.
+SOFT_TIME_LIMIT_SIGNAL = getattr(signal, "SIGUSR1", None)
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 ERROR_MAX_CHARS = 1000
@@ -176,8 +183,9 @@ def notification_queue(
 def notifications_queue_many(rows: list[dict], *, now: datetime) -> int:
     """Many `notification_queue`s in a few queries, for a fan-out; returns how many were new.
 
-    Keys already in the outbox (or twice in `rows`) are skipped; a key inserted concurrently by
-    another transaction is skipped by the database (ON CONFLICT DO NOTHING).
+    Keys already in the outbox (or twice in `rows`) are skipped. Only the rows this call
+    inserted are counted and handed to send tasks: a key that another run (a second beat)
+    inserts at the same moment is that run's to count and publish.
     """
     by_key: dict[str, Notification] = {}
     for fields in rows:
@@ -193,23 +201,56 @@ def notifications_queue_many(rows: list[dict], *, now: datetime) -> int:
                 "dedupe_key", flat=True
             )
         )
-    new = [n for key, n in by_key.items() if key not in existing]
-    if not new:
-        return 0
-    Notification.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-    # ignore_conflicts leaves the new rows without their ids: read them back by key. A row another
-    # transaction inserted under one of these keys may be among them; sending it is harmless, as
-    # every send claims its row first.
-    ids: list[int] = []
-    new_keys = [n.dedupe_key for n in new]
-    for i in range(0, len(new_keys), 1000):
-        ids.extend(
-            Notification.objects.filter(dedupe_key__in=new_keys[i : i + 1000]).values_list(
-                "pk", flat=True
-            )
-        )
-    _send_after_commit(ids)
+    ids = _insert_new([n for key, n in by_key.items() if key not in existing])
+    if ids:
+        _send_after_commit(ids)
     return len(ids)
+
+
+def _insert_new(notifications: list[Notification]) -> list[int]:
+    """Insert these rows, skipping any whose dedupe key is taken; the ids of those inserted.
+
+    INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id (PostgreSQL, and SQLite from
+    3.35) names exactly the rows this statement wrote. bulk_create(ignore_conflicts=True) cannot
+    say which those are, and reading them back by key also finds the rows a concurrent run
+    inserted under the same keys (it waits for that run's commit, then skips them): so two beats
+    at once would each count and publish the whole batch.
+    """
+    if not notifications:
+        return []
+    meta = Notification._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    unnest = connection.vendor == "postgresql"
+    # Only the model's own table, column and type names are spliced in; values are parameters.
+    into = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+    if unnest:
+        # One array per column, as Django's bulk_create does there: a short statement to plan and
+        # to parse, whatever the number of rows.
+        arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+        rows_sql = f"SELECT * FROM UNNEST({arrays})"  # noqa: S608
+    on_conflict = (
+        f"ON CONFLICT ({quote(meta.get_field('dedupe_key').column)}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    size = max(1, min(1000, connection.ops.bulk_batch_size(fields, notifications)))
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for i in range(0, len(notifications), size):
+            chunk = notifications[i : i + size]
+            columns = [
+                [field.get_db_prep_save(field.pre_save(n, add=True), connection) for n in chunk]
+                for field in fields
+            ]
+            if unnest:
+                params = columns
+            else:
+                rows_sql = "VALUES " + ", ".join([row] * len(chunk))
+                params = [value for values in zip(*columns, strict=True) for value in values]
+            cursor.execute(f"{into} {rows_sql} {on_conflict}", params)
+            ids.extend(pk for (pk,) in cursor.fetchall())
+    return ids
 
 
 class _SendAfterCommit:
@@ -226,14 +267,26 @@ class _SendAfterCommit:
 
         self.done = True
         for i in range(0, len(self.ids), BATCH):
-            tasks.notifications_send.delay(self.ids[i : i + BATCH])
+            try:
+                tasks.notifications_send.delay(self.ids[i : i + BATCH])
+            except Exception as error:  # noqa: BLE001 - whatever the broker's failure, the rows wait
+                # The broker's timeouts (settings) bound this to about a second; the next batch
+                # would wait as long again, so stop here: the sweep sends all of them.
+                log.warning(
+                    "the broker did not take the send task for %s messages, the sweep sends "
+                    "them: %s",
+                    len(self.ids) - i,
+                    _error_text(error),
+                )
+                return
 
 
 def _send_after_commit(ids: list[int]) -> None:
     """One on_commit callback per transaction, whatever the number of messages queued in it.
 
-    robust=True: a broker that is down must never fail the request that queued the message (it
-    has committed by then); the error is logged and the sweep sends the message later.
+    A broker that is down or hangs must never fail or hold up the request that queued the message
+    (it has committed by then): the broker's timeouts bound the wait (settings), the error is
+    logged and the sweep sends the message later. robust=True is the second line of defence.
     """
     connection = transaction.get_connection()
     pending = getattr(connection, "_outbox_after_commit", None)
@@ -269,14 +322,14 @@ def _claimable(now: datetime) -> Q:
     return due | abandoned
 
 
-def _claim(candidates, *, now: datetime, token: str) -> list[Notification]:
-    """Claim with one conditional UPDATE, then read back what this token won.
+def _claim(notification: Notification, *, now: datetime, token: str) -> bool:
+    """Claim one message with a conditional UPDATE; True when this token won it.
 
     On PostgreSQL a concurrent claim of the same row waits for the first, re-checks the status
     (now `sending`, freshly claimed) and skips it: exactly one claimant wins each row.
     """
-    claimed = (
-        Notification.objects.filter(pk__in=candidates)
+    won = (
+        Notification.objects.filter(pk=notification.pk)
         .filter(_claimable(now))
         .update(
             status=Status.SENDING,
@@ -285,13 +338,16 @@ def _claim(candidates, *, now: datetime, token: str) -> list[Notification]:
             attempts=F("attempts") + 1,
         )
     )
-    if not claimed:
-        return []
-    return list(
-        Notification.objects.filter(claim_token=token, status=Status.SENDING)
-        .select_related("patient")
-        .order_by("not_before", "pk")
-    )
+    if won:
+        notification.status = Status.SENDING
+        notification.claim_token = token
+        notification.claimed_at = now
+        notification.attempts += 1
+    return bool(won)
+
+
+def _due(queryset, now: datetime):
+    return queryset.filter(_claimable(now)).select_related("patient").order_by("not_before", "pk")
 
 
 def _expire(queryset, now: datetime) -> int:
@@ -307,27 +363,24 @@ def notifications_send(*, ids: list[int], now: datetime | None = None) -> int:
     """Send these messages if they are due and nobody else has them; returns how many were sent."""
     now = now or timezone.now()
     _expire(Notification.objects.filter(pk__in=ids), now)
-    return _send_claimed(_claim(list(ids), now=now, token=uuid.uuid4().hex), now=now)
+    return _send_each(list(_due(Notification.objects.filter(pk__in=ids), now)), now=now)
 
 
 def notifications_send_due(
     *, now: datetime | None = None, max_seconds: float = SWEEP_MAX_SECONDS
 ) -> int:
-    """The sweep: claim due messages a batch at a time and send them, until none are left or this
-    run has had its share of time; returns how many were sent."""
+    """The sweep: send due messages a page at a time, until none are left or this run has had
+    its share of time; returns how many were sent."""
     now = now or timezone.now()
     _expire(Notification.objects.all(), now)
     started = monotonic_time.monotonic()
     sent = 0
     for _ in range(SWEEP_MAX_BATCHES):
-        due = Notification.objects.filter(_claimable(now)).order_by("not_before", "pk")
-        batch = _claim(due.values("pk")[:BATCH], now=now, token=uuid.uuid4().hex)
-        if not batch:
-            # Nothing won: either nothing is due, or another sweep took this batch first.
-            if not due.exists():
-                break
-            continue
-        sent += _send_claimed(batch, now=now)
+        page = list(_due(Notification.objects.all(), now)[:BATCH])
+        if not page:
+            break
+        # Rows another sweep claims meanwhile are skipped here and left out of the next page.
+        sent += _send_each(page, now=now)
         if monotonic_time.monotonic() - started > max_seconds:
             break
     return sent
@@ -361,20 +414,78 @@ class _Channels:
             self._email.close()
 
 
-def _send_claimed(batch: list[Notification], *, now: datetime) -> int:
-    sent = 0
+def _send_each(candidates: list[Notification], *, now: datetime) -> int:
+    """Claim, send and mark one message at a time, so whatever stops this run (a soft time limit,
+    a killed worker) has at most one message in hand; returns how many were sent."""
+    token = uuid.uuid4().hex
     channels = _Channels()
+    sent = 0
+    in_hand = None
     try:
-        for position, notification in enumerate(batch):
-            try:
+        for notification in candidates:
+            in_hand = notification  # before the claim: the claim itself may be cut short
+            if _claim(notification, now=now, token=token):
                 sent += _send_one(notification, channels, now=now)
-            except SoftTimeLimitExceeded:
-                # Out of time: what this batch has not reached waits for the next send or sweep.
-                _release(batch[position:])
-                raise
+            in_hand = None
+    except SoftTimeLimitExceeded:
+        _put_right(in_hand)
+        raise
     finally:
         channels.close()
     return sent
+
+
+def _put_right(notification: Notification | None) -> None:
+    """After a soft time limit: the message in hand is marked sent if its send completed, and
+    otherwise goes back to waiting, at once rather than after the lease.
+
+    Celery raises the limit wherever the worker is, inside a database call too, which leaves the
+    connection mid-reply (every later query on it fails): so it is closed, and this runs on a
+    fresh one. The interrupted statement may still complete on the server; the conditional
+    updates below wait for its row lock and see what it did. (A claim that reaches the row only
+    after them holds the message until the lease lapses: late, never twice.)
+    """
+    if not connection.in_atomic_block:
+        connection.close()
+    if notification is None:
+        return
+    try:
+        if notification.sent_at is not None:
+            _mark_sent(notification)
+        else:
+            _release(notification)
+    except DatabaseError:
+        # The database itself is gone: the claim lapses after the lease and the sweep retries.
+        log.exception("notification %s left to its lease after a soft time limit", notification.pk)
+
+
+@contextmanager
+def _soft_time_limit_held():
+    """Celery's soft time limit waits while this block runs, and strikes as it ends.
+
+    With the prefork pool the limit is a SIGUSR1 to the worker's child process, whose handler
+    raises SoftTimeLimitExceeded wherever the code is: inside the provider's call after it has
+    taken the message, say, which would leave us not knowing whether it went. Held off over the
+    send and the row's marking, the limit lands before a send or after its mark, never between.
+    (Signal handlers belong to the main thread; elsewhere, as in the tests' racing threads, the
+    block runs unguarded.) The hard time limit still kills a send that hangs: providers have
+    their own, shorter timeouts.
+    """
+    if (
+        SOFT_TIME_LIMIT_SIGNAL is None
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(SOFT_TIME_LIMIT_SIGNAL) is None  # a handler not set from Python
+    ):
+        yield
+        return
+    arrived = []
+    previous = signal.signal(SOFT_TIME_LIMIT_SIGNAL, lambda signum, frame: arrived.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(SOFT_TIME_LIMIT_SIGNAL, previous)
+        if arrived:
+            signal.raise_signal(SOFT_TIME_LIMIT_SIGNAL)  # to the handler it was meant for
 
 
 def _mine(notification: Notification):
@@ -383,10 +494,14 @@ def _mine(notification: Notification):
     )
 
 
-def _release(rows: list[Notification]) -> None:
-    Notification.objects.filter(
-        pk__in=[n.pk for n in rows], claim_token__in={n.claim_token for n in rows}
-    ).filter(status=Status.SENDING).update(status=Status.PENDING, claim_token="", claimed_at=None)
+def _mark_sent(notification: Notification) -> None:
+    _mine(notification).update(
+        status=Status.SENT, sent_at=notification.sent_at, provider_id=notification.provider_id
+    )
+
+
+def _release(notification: Notification) -> None:
+    _mine(notification).update(status=Status.PENDING, claim_token="", claimed_at=None)
 
 
 def _patient_address(notification: Notification) -> str | None:
@@ -423,18 +538,20 @@ def _send_one(notification: Notification, channels: _Channels, *, now: datetime)
     ):
         _mine(notification).update(status=Status.CANCELLED, last_error=OPTED_OUT)
         return 0
-    try:
-        provider_id = channels.send(notification)
-    except sms.SmsOptedOut as error:
-        _opted_out(notification, error, now=now)
-        return 0
-    except SoftTimeLimitExceeded:
-        raise
-    except Exception as error:  # noqa: BLE001 - any provider failure is retried, then shown to staff
-        _failed(notification, error, now=now)
-        return 0
-    # Marked at once, row by row: a worker killed later in the batch re-sends none of these.
-    _mine(notification).update(status=Status.SENT, sent_at=now, provider_id=provider_id)
+    with _soft_time_limit_held():
+        try:
+            provider_id = channels.send(notification)
+        except sms.SmsOptedOut as error:
+            _opted_out(notification, error, now=now)
+            return 0
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception as error:  # noqa: BLE001 - any provider failure is retried, then shown
+            _failed(notification, error, now=now)
+            return 0
+        # Known in hand before it is written: if the write is cut short, _put_right finishes it.
+        notification.sent_at, notification.provider_id = now, provider_id
+        _mark_sent(notification)
     return 1
 
 

@@ -238,6 +238,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # A request publishes its send task after commit: a Redis that hangs (frozen, half-open
+    # connection) must cost it about a second, not the request. Each connect and each command
+    # gives up after a second, a publish is tried twice, and what was not published is sent by
+    # the outbox sweep. The worker's BRPOP is not a blocking call (it waits in the event loop).
+    CELERY_BROKER_CONNECTION_TIMEOUT = 1
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 else:
     # kombu's filesystem transport: producer and worker exchange message files in one folder.
     CELERY_BROKER_URL = "filesystem://"
@@ -272,6 +279,9 @@ NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cmtracker@localhost")
+# Seconds to wait for an SMTP server: a send is never cut short by the task's soft time limit
+# (cmtracker.notifications), so it needs a bound of its own, well inside the hard limit.
+EMAIL_TIMEOUT = 15
 # SMS: the console backend prints messages; Twilio sends them when its three settings are set.
 SMS_BACKEND = env_str("SMS_BACKEND", "cmtracker.sms.ConsoleSmsBackend")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")

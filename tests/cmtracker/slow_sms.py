@@ -1,15 +1,17 @@
-"""An SMS backend for the kill test: slow enough that a SIGKILL lands in the middle of a send.
+"""An SMS backend for the fault tests: slow enough that a SIGKILL or a soft time limit lands in the
+middle of a send (SLOW_SMS_SECONDS, 0.3 by default).
 
 The body's first word is the message's token. "SENT <token>" is printed only when the send has
 completed, so a token that is SENT twice in the worker logs is a message delivered twice.
 """
 
+import os
 import sys
 import time
 
 from cmtracker.sms import BaseSmsBackend
 
-SEND_SECONDS = 0.3
+SEND_SECONDS = float(os.environ.get("SLOW_SMS_SECONDS", "0.3"))
 
 
 class SlowSmsBackend(BaseSmsBackend):

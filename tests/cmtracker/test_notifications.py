@@ -3,6 +3,7 @@
 Times are explicit: the Riverside clinic is in America/Chicago with quiet hours 21:00-08:00.
 """
 
+import signal
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -514,6 +515,46 @@ def test_a_batch_out_of_time_leaves_what_it_did_not_reach_for_the_next_send(
     clinic, texting, settings
 ):
     settings.SMS_BACKEND = "tests.cmtracker.test_notifications.OutOfTimeSms"
+    ids = [
+        notification_queue(**_sms(clinic, texting, key=k), now=local(TUESDAY, 9)).pk for k in "abc"
+    ]
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        notifications_send(ids=ids, now=local(TUESDAY, 9))
+
+    statuses = dict(Notification.objects.values_list("dedupe_key", "status"))
+    assert statuses == {"a": Status.SENT, "b": Status.PENDING, "c": Status.PENDING}
+    settings.SMS_BACKEND = "cmtracker.sms.LocmemSmsBackend"
+    assert notifications_send_due(now=local(TUESDAY, 9)) == 2
+    assert sorted(body for _, body in sms.outbox) == [f"Test today {k}" for k in "abc"]
+
+
+@pytest.fixture
+def soft_time_limit():
+    """SIGUSR1 raises SoftTimeLimitExceeded in this process, as in a Celery prefork child."""
+
+    def out_of_time(signum, frame):
+        raise SoftTimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGUSR1, out_of_time)
+    yield
+    signal.signal(signal.SIGUSR1, previous)
+
+
+class TakenThenOutOfTimeSms(sms.LocmemSmsBackend):
+    """The provider takes the first message; the soft time limit strikes before its answer."""
+
+    def send(self, *, to, body):
+        provider_id = super().send(to=to, body=body)
+        if len(sms.outbox) == 1:
+            signal.raise_signal(signal.SIGUSR1)
+        return provider_id
+
+
+def test_a_soft_time_limit_while_the_provider_has_a_message_does_not_send_it_twice(
+    clinic, texting, settings, soft_time_limit
+):
+    settings.SMS_BACKEND = "tests.cmtracker.test_notifications.TakenThenOutOfTimeSms"
     ids = [
         notification_queue(**_sms(clinic, texting, key=k), now=local(TUESDAY, 9)).pk for k in "abc"
     ]

@@ -1,4 +1,5 @@
-"""Sends racing each other on PostgreSQL: every message claimed by exactly one of them.
+"""The outbox racing itself on PostgreSQL: every message claimed by exactly one send, and counted
+and published by exactly one of two runs that queue it at once.
 
 Real concurrent connections: each thread opens its own, and closes it at the end.
 """
@@ -8,10 +9,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cmtracker import sms
@@ -22,7 +23,7 @@ from cmtracker.notifications import (
     notifications_send,
     notifications_send_due,
 )
-from tests.factories import ClinicFactory, PatientFactory
+from tests.factories import ClinicFactory, EnrollmentFactory, PatientFactory, preset_protocol
 
 Status = Notification.Status
 pytestmark = [
@@ -129,3 +130,71 @@ def test_the_same_key_queued_by_two_transactions_at_once_is_one_message(db):
 
     assert sum(n is not None for n in queued) == 1
     assert Notification.objects.count() == 1
+
+
+# --- two runs queueing the same messages at once (two beats) -----------------------------------
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[int]:
+    """The ids handed to send tasks after each commit."""
+    from cmtracker import tasks
+
+    ids: list[int] = []
+    monkeypatch.setattr(tasks.notifications_send, "delay", ids.extend)
+    return ids
+
+
+def test_two_runs_queueing_one_batch_at_once_count_and_publish_each_message_once(published):
+    clinic = ClinicFactory(slug="two-beats", quiet_hours_start="00:00", quiet_hours_end="00:00")
+    patient = PatientFactory(clinic=clinic, phone="+13125550100", reminder_consent_sms=True)
+    now = timezone.now()
+    rows = [
+        dict(
+            clinic=clinic,
+            kind=Notification.Kind.TEST_REMINDER,
+            channel=Notification.Channel.SMS,
+            to=patient.phone,
+            body=f"message {i}",
+            dedupe_key=f"two-beats:{i}",
+            patient=patient,
+        )
+        for i in range(300)
+    ]
+    first_inserted = threading.Event()
+
+    def first():
+        with transaction.atomic():
+            queued = notifications_queue_many(rows, now=now)
+            first_inserted.set()
+            time.sleep(0.5)  # uncommitted: the second run looks, finds none, and inserts
+        return queued
+
+    def second():
+        assert first_inserted.wait(timeout=30)
+        with transaction.atomic():
+            return notifications_queue_many(rows, now=now)
+
+    queued = race(first, second)
+
+    assert queued == [300, 0]
+    assert sorted(published) == sorted(Notification.objects.values_list("pk", flat=True))
+    assert len(published) == 300
+
+
+def test_two_reminder_runs_at_once_report_and_publish_only_what_they_queued(published):
+    from vouchers.reminders import reminders_queue
+
+    clinic = ClinicFactory(slug="two-beats", time_zone="America/Chicago")
+    higgins = preset_protocol("higgins-1994")
+    for i in range(150):
+        patient = PatientFactory(clinic=clinic, phone=f"+1312555{i:04d}", reminder_consent_sms=True)
+        EnrollmentFactory(patient=patient, protocol=higgins, start_date=date(2026, 1, 5))
+    monday_nine = datetime(2026, 1, 12, 9, tzinfo=clinic.tz)  # a test day, at reminder time
+
+    queued = race(*[lambda: reminders_queue(now=monday_nine)] * 2)
+
+    rows = Notification.objects.count()
+    assert rows == 150
+    assert sum(queued) == rows
+    assert sorted(published) == sorted(Notification.objects.values_list("pk", flat=True))

@@ -9,19 +9,29 @@ twice, a token never printed a message lost.
 from __future__ import annotations
 
 import os
+import re
 import signal
+import time as time_
 import uuid
-from datetime import time, timedelta
+from collections import Counter
+from datetime import date, time, timedelta
 
 import pytest
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from cmtracker import sms
 from cmtracker.models import Notification
-from cmtracker.notifications import notification_queue
+from cmtracker.notifications import (
+    notification_queue,
+    notifications_queue_many,
+    notifications_send_due,
+)
 from patients.models import Specimen
 from tests.cmtracker import workers
+from tests.conftest import api_token, at
 from tests.factories import ClinicFactory, EnrollmentFactory, PatientFactory
 
 Status = Notification.Status
@@ -158,6 +168,49 @@ def test_redis_down_while_a_counselor_records_a_result_delays_the_notice_and_los
     assert workers.count(log, "You earned $2.50") == 1
 
 
+def test_a_frozen_redis_does_not_hold_up_a_result_recorded_through_the_api(
+    clinic, counselor, patient, enrollment, tmp_path
+):
+    """A Redis that hangs (stopped, not down: it accepts connections and answers nothing) costs
+    the request about a second; the result and its notice are committed, and the sweep sends
+    the notice later."""
+    clinic.quiet_hours_start = clinic.quiet_hours_end = time(0)
+    clinic.save()
+    patient.phone = "+13125550100"
+    patient.reminder_consent_sms = True
+    patient.save()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(counselor)}")
+    port = workers.free_port()
+    queue = f"test-outbox-{uuid.uuid4().hex}"
+
+    with (
+        workers.redis_server(port, tmp_path) as redis,
+        workers.producer(f"redis://127.0.0.1:{port}/0", queue) as app,
+    ):
+        app.connection_for_write().ensure_connection(max_retries=1)
+        with workers.frozen(redis, thaw_after=15):
+            started = time_.monotonic()
+            response = api.post(
+                "/api/v1/specimens/",
+                {
+                    "patient": patient.pk,
+                    "collected_at": at(clinic, date(2026, 1, 5)).isoformat(),
+                    "kind": "urine",
+                    "results": {"cocaine": "negative"},
+                },
+                format="json",
+            )
+            took = time_.monotonic() - started
+
+    assert response.status_code == 201, response.content
+    assert took < 5
+    notice = Notification.objects.get(patient=patient, kind=Notification.Kind.AWARD)
+    assert notice.status == Status.PENDING
+    assert notifications_send_due() == 1
+    assert [body for _to, body in sms.outbox] == [notice.body]
+
+
 def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     riverside, tmp_path, settings
 ):
@@ -224,3 +277,72 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     twice = [t for t in tokens if both.count(f"SENT {t}") != 1]
     assert twice == []
     assert workers.count(second_log, "SENT ") == 30 - sent_by_first
+
+
+@pytest.mark.postgres
+def test_soft_time_limits_striking_again_and_again_send_no_message_twice(
+    riverside, tmp_path, monkeypatch
+):
+    """500 texts, a slow provider and a slow database, sent by sweeps that a prefork worker's soft
+    time limit cuts short after a second, one after another: every text goes exactly once."""
+    from cmtracker import tasks
+
+    monkeypatch.setattr(tasks.notifications_send, "delay", lambda ids: None)  # sweeps only
+    patient = PatientFactory(clinic=riverside, phone="+13125550100", reminder_consent_sms=True)
+    tokens = [token() for _ in range(500)]
+    notifications_queue_many(
+        [
+            dict(
+                clinic=riverside,
+                kind=Notification.Kind.TEST_REMINDER,
+                channel=Notification.Channel.SMS,
+                to=patient.phone,
+                body=f"{tok} Your test is today.",
+                dedupe_key=f"soft:{tok}",
+                patient=patient,
+            )
+            for tok in tokens
+        ],
+        now=timezone.now(),
+    )
+    ids = list(Notification.objects.values_list("pk", flat=True))
+    queue = f"test-outbox-{uuid.uuid4().hex}"
+    port = workers.free_port()
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    log = tmp_path / "worker.log"
+    env = {
+        "SMS_BACKEND": "tests.cmtracker.slow_sms.SlowSmsBackend",
+        "SLOW_SMS_SECONDS": "0.01",
+        # Short, so a row left `sending` is taken again within the test, as it would be after
+        # the real lease: a message sent but not marked would then be sent twice.
+        "NOTIFICATION_CLAIM_LEASE_SECONDS": "5",
+    }
+
+    with (
+        workers.slow_updates(Notification, 0.01),
+        workers.redis_server(port, tmp_path),
+        workers.producer(redis_url, queue) as app,
+        workers.celery_worker(
+            broker_url=redis_url, queue=queue, log=log, env=env, pool="prefork"
+        ) as worker,
+    ):
+        deadline = time_.monotonic() + 240
+        while not all_sent(ids):
+            assert time_.monotonic() < deadline, "not all sent in time"
+            # A few at a time, so the worker goes from one to the next without waiting for us.
+            for _ in range(4):
+                app.send_task(
+                    "cmtracker.tasks.notifications_sweep",
+                    queue=queue,
+                    soft_time_limit=1,
+                    time_limit=10,
+                )
+            workers.wait_for(lambda: all_sent(ids), timeout=4, what="-", process=worker, quiet=True)
+
+    sent = Counter(re.findall(r"SENT (T\w{12})", log.read_text()))
+    twice = [t for t in tokens if sent[t] > 1]
+    cut_short = workers.count(log, "Soft time limit (1s) exceeded")
+    print(f"{len(twice)} of {len(tokens)} sent twice, {cut_short} soft time limits")
+    assert cut_short >= 5
+    assert [t for t in tokens if sent[t] == 0] == []
+    assert twice == []

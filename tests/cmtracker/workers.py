@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,18 +45,21 @@ def wait_for(
     what: str,
     log: Path | None = None,
     process: subprocess.Popen | None = None,
-):
-    """Poll until `condition()`; fail with the log's tail on a timeout or when `process` (the
-    worker that should make it true) has died."""
+    quiet: bool = False,
+) -> bool:
+    """Poll until `condition()`; fail with the log's tail on a timeout (or, `quiet`, return
+    False) or when `process` (the worker that should make it true) has died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
-            return
+            return True
         if process is not None and process.poll() is not None:
             raise AssertionError(
                 f"the worker exited ({process.returncode}) before {what}\n{_tail(log)}"
             )
         time.sleep(0.05)
+    if quiet:
+        return False
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{_tail(log)}")
 
 
@@ -75,8 +79,13 @@ def stop(process: subprocess.Popen, *, sig=signal.SIGTERM, timeout: float = 20) 
 
 
 @contextmanager
-def celery_worker(*, broker_url: str, queue: str, log: Path, env: dict | None = None):
-    """A worker on its own queue, its stdout and stderr (console SMS and email) in `log`."""
+def celery_worker(
+    *, broker_url: str, queue: str, log: Path, env: dict | None = None, pool: str = "solo"
+):
+    """A worker on its own queue, its stdout and stderr (console SMS and email) in `log`.
+
+    The solo pool enforces no time limits; `pool="prefork"` (one child, as in production but
+    smaller) does, by signalling the child."""
     full_env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -86,9 +95,9 @@ def celery_worker(*, broker_url: str, queue: str, log: Path, env: dict | None = 
     }
     with log.open("ab") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cmtracker", "worker", "--pool=solo",
-             "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--loglevel=warning"],
+            [sys.executable, "-m", "celery", "-A", "cmtracker", "worker", f"--pool={pool}",
+             "--concurrency=1", "-Q", queue, "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "--loglevel=warning"],
             cwd=ROOT,
             env=full_env,
             stdout=out,
@@ -116,6 +125,22 @@ def redis_server(port: int, folder: Path) -> Iterator[subprocess.Popen]:
         stop(server)
 
 
+@contextmanager
+def frozen(server: subprocess.Popen, *, thaw_after: float):
+    """`server` stopped (SIGSTOP): it keeps its port and accepts connections, and answers nothing,
+    as a hung Redis does. Thawed on leaving, or after `thaw_after` seconds, so a caller that
+    waits on it forever is let go and the test fails instead of hanging."""
+    server.send_signal(signal.SIGSTOP)
+    thaw = threading.Timer(thaw_after, server.send_signal, args=[signal.SIGCONT])
+    thaw.start()
+    try:
+        yield
+    finally:
+        thaw.cancel()
+        if server.poll() is None:
+            server.send_signal(signal.SIGCONT)
+
+
 def _answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
@@ -138,7 +163,6 @@ def producer(broker_url: str, queue: str) -> Iterator[Celery]:
         broker_url=broker_url,
         task_default_queue=queue,
         task_always_eager=False,
-        broker_connection_timeout=2,
     )
     app.set_current()
     try:
@@ -150,3 +174,25 @@ def producer(broker_url: str, queue: str) -> Iterator[Celery]:
 
 def count(log: Path, text: str) -> int:
     return log.read_text(errors="replace").count(text) if log.exists() else 0
+
+
+@contextmanager
+def slow_updates(model, seconds: float) -> Iterator[None]:
+    """Every UPDATE of `model`'s table takes `seconds` longer, however many rows it changes: a
+    slow PostgreSQL (a trigger that sleeps before the statement). Dropped on leaving."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_slow_update() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_sleep({float(seconds)}); RETURN NEW; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER test_slow_update BEFORE UPDATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION test_slow_update()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS test_slow_update ON {table}")
+            cursor.execute("DROP FUNCTION IF EXISTS test_slow_update()")
