@@ -68,6 +68,15 @@ RECOVERY_ACROSS_PHASES = Rules(
         Phase(2, None, start_cents=250, increment_cents=125, max_cents=500, recovery_after=2),
     ),
 )
+# Draws: week 1 from 1 up to 8, week 2 from 4, week 3 and on at most 5.
+PRIZE_PHASES = Rules(
+    kind=PRIZE,
+    phases=(
+        Phase(1, 1, draws_start=1, draws_increment=1, draws_max=8),
+        Phase(2, 2, draws_start=4, draws_increment=1, draws_max=8),
+        Phase(3, None, draws_start=1, draws_increment=1, draws_max=5),
+    ),
+)
 ONE_WEEK = Rules(kind=VOUCHER, phases=(Phase(1, 1, start_cents=250, increment_cents=125),))
 
 
@@ -152,6 +161,10 @@ CASES = [
      (0, 0, 3, 0, day(4), 1, "")),
     ("a positive resets the draws", prizes(), history("NNP"), day(3), None,
      (0, 0, 1, 0, day(3), 1, "")),
+    ("the phase of the probe's day decides the draws: more", PRIZE_PHASES, history("N"), day(7),
+     None, (0, 0, 4, 0, day(7), 2, "")),
+    ("the phase of the probe's day decides the draws: fewer", PRIZE_PHASES, history("NNNNN"),
+     day(14), None, (0, 0, 5, 0, day(14), 3, "")),
     ("the probe earns no secondary bonus draws", prizes(secondary_bonus_draws=2), [], day(0),
      None, (0, 0, 1, 0, day(0), 1, "")),
     ("prize caps do not touch draws", prizes(enrollment_cap_cents=0), history("N"), day(1),
