@@ -27,7 +27,7 @@ PYTEST_WORKERS ?= 2
 # The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py. Beat
 # keeps its schedule in the database (django-celery-beat), so administrators see it in the admin.
 
-.PHONY: help venv install install-dev run test fuzz lint format clean distclean browser messages translations scan screenshots
+.PHONY: help venv install install-dev run test fuzz mutation lint format clean distclean browser messages translations scan screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,21 @@ fuzz: install-dev ## schemathesis against the API schema, as each persona (FUZZ_
 	 eval "$$services"; \
 	 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTHON) -m pytest -n $(PYTEST_WORKERS) tests/fuzz $(PYTEST_ARGS)
 
+# Mutation testing of vouchers/engine.py with its own tests ([tool.mutmut] in pyproject.toml), from
+# scratch each time; prints each verdict's count. mutmut lives in requirements-mutation.txt, so
+# `make test` never installs it. Takes tens of minutes; docs/testing.md has the last score.
+MUTATION_STAMP := $(VENV)/.stamp-requirements-mutation
+
+$(MUTATION_STAMP): requirements-mutation.txt $(DEV_STAMP)
+	$(PIP_INSTALL) -r requirements-mutation.txt
+	@touch $@
+
+mutation: $(MUTATION_STAMP) ## mutation testing of the earning engine (mutmut; slow, not in CI)
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children $(PYTEST_WORKERS)
+	@$(VENV)/bin/mutmut results --all true | awk -F': ' 'NF == 2 {n[$$2]++; all++} \
+	  END {for (v in n) printf "  %-12s %d\n", v, n[v]; printf "  %-12s %d\n", "mutants", all}'
+
 screenshots: install-dev browser messages ## retake the README's screenshots (docs/screenshots/) with the browser tests
 	@services="$$($(PYTHON) scripts/services.py)"; \
 	 eval "$$services"; \
@@ -122,7 +137,7 @@ format: install-dev ## ruff format, then ruff check --fix
 	$(RUFF) check --fix .
 
 clean: ## remove caches, collected static files and Celery state (keeps .venv and db.sqlite3)
-	rm -rf var/ staticfiles/ .pytest_cache/ .ruff_cache/ .hypothesis/
+	rm -rf var/ staticfiles/ .pytest_cache/ .ruff_cache/ .hypothesis/ mutants/
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean ## clean, and also remove .venv and the local SQLite database

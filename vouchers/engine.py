@@ -30,9 +30,13 @@ ABSENT = "missed"
 EXCUSED_SESSION = "excused"
 
 SPECIMEN = "specimen"
-# Award.note of a negative on a day that already had an earning negative.
-ALREADY_EARNED = "a negative already earned this day"
 ATTENDANCE = "attendance"
+
+# Award.note: why an event earned nothing when that is not obvious. Codes, not words: the reader's
+# language is chosen where a note is shown (vouchers/award_notes.py translates each one).
+ALREADY_EARNED = "already_earned"  # a negative on a day that already had an earning negative
+OUTSIDE_WEEKS = "outside_weeks"  # after the protocol's last week
+NOTES = (ALREADY_EARNED, OUTSIDE_WEEKS)
 
 VOUCHER = "voucher"
 PRIZE = "prize"
@@ -192,7 +196,7 @@ class Award:
     streak: int = 0
     next_cents: int = 0
     next_draws: int = 0
-    note: str = ""  # why an event earned nothing when that is not obvious
+    note: str = ""  # one of NOTES (why an event earned nothing when that is not obvious), or ""
 
     @property
     def total_cents(self) -> int:
@@ -298,7 +302,7 @@ def run(
         phase = rules.phase_for(week)
         base = {"key": event.key, "day": event.day, "kind": event.kind, "outcome": event.outcome}
         if phase is None:
-            awards.append(_award(base, week, state, note="outside the protocol's weeks"))
+            awards.append(_award(base, week, state, note=OUTSIDE_WEEKS))
             continue
         if phase is not current_phase:
             current_phase = phase

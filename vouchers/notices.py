@@ -41,7 +41,9 @@ def patient_addresses(patient: Patient) -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class Promise:
     """What the next negative test earns, as the portal says it: draws for a prize protocol,
-    otherwise cents clipped to what is left under the caps."""
+    otherwise cents. Both come from the engine's award for that test (engine.next_negative with
+    what other enrollments earned that year), so the caps are already in them; nothing here clips.
+    """
 
     is_prize: bool
     cents: int
@@ -52,11 +54,8 @@ class Promise:
         return self.draws == 0 if self.is_prize else self.cents == 0
 
 
-def promise_from(
-    *, is_prize: bool, next_cents: int, next_draws: int, cap_remaining: int | None
-) -> Promise:
-    cents = next_cents if cap_remaining is None else min(next_cents, cap_remaining)
-    return Promise(is_prize=is_prize, cents=cents, draws=next_draws)
+def promise_from(*, is_prize: bool, award: engine.Award) -> Promise:
+    return Promise(is_prize=is_prize, cents=award.total_cents, draws=award.draws)
 
 
 def _earns(promise: Promise, when: str) -> str:
@@ -211,21 +210,11 @@ def award_notice_queue(*, settlement, award: engine.Award | None, source, now: d
     addresses = patient_addresses(patient)
     if not addresses:
         return 0
-    # prizes imports services, which imports this module: read the caps at call time.
-    from vouchers.prizes import prize_cap_remaining
-
     clinic = patient.clinic
     is_prize = enrollment.protocol.kind == engine.PRIZE
     wallet = settlement.wallet
-    following = settlement.next_award(award.day)  # the next negative after this one
-    promise = promise_from(
-        is_prize=is_prize,
-        next_cents=following.total_cents,
-        next_draws=following.draws,
-        cap_remaining=prize_cap_remaining(
-            patient=patient, enrollment=enrollment, today=clinic.local_date(now)
-        ),
-    )
+    # The next negative after this one, every cap counted (Settlement.next_award).
+    promise = promise_from(is_prize=is_prize, award=settlement.next_award(award.day))
     is_session = award.kind == engine.ATTENDANCE
     with translation.override(patient.preferred_language):
         if is_prize and award.draws:

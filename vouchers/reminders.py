@@ -25,7 +25,7 @@ from cmtracker.notifications import notifications_queue_many, quiet_hours_end_af
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, notices, services
-from vouchers.models import LedgerEntry, PrizeDraw, Protocol, Wallet
+from vouchers.models import LedgerEntry, Protocol, Wallet
 from vouchers.schedule import is_test_day, scheduled_days_between
 
 log = logging.getLogger(__name__)
@@ -175,9 +175,9 @@ def reminders_queue(*, now: datetime) -> int:
        schedule, the session weekdays, in Python), which of them have no reminder queued yet
        (the chunk's dedupe keys, one query), and their histories (two queries) to see who has
        already given a specimen (or come to the session) today.
-    3. What a negative test earns, replayed from those histories (as reward_summary does) and
-       clipped to the caps (two queries), only for those still due; their messages, in the
-       patient's language, queued in one transaction per chunk.
+    3. What a negative test earns, replayed from those histories with what each patient earned
+       in other enrollments (as reward_summary and settlement do; one query), only for those
+       still due; their messages, in the patient's language, queued in one transaction per chunk.
     """
     clocks = clinic_clocks(now)
     windows = _may_be_due(clocks)
@@ -215,7 +215,7 @@ def reminders_queue(*, now: datetime) -> int:
         _histories_load([due.enrollment for due in candidates])
         rows = []
         still_due = [due for due in candidates if _still_due(due)]
-        promises = _promises(still_due, rules, clocks)
+        promises = _promises(still_due, rules)
         for due in still_due:
             rows += _reminder_rows(due, promises)
         if rows:
@@ -247,24 +247,17 @@ def _still_due(due: _Due) -> bool:
     return due.test_today or due.session_today or due.test_tomorrow
 
 
-def _promises(
-    dues: list[_Due], rules: _Rules, clocks: dict[int, ClinicClock]
-) -> dict[tuple[int, date], notices.Promise]:
+def _promises(dues: list[_Due], rules: _Rules) -> dict[tuple[int, date], notices.Promise]:
     """What a negative test earns on the day each reminder is about, by (enrollment, day): today
     for the test-day reminder, tomorrow for the evening one.
 
-    The engine's award for one more negative that day (engine.next_negative: bonus, recovery and
-    phase included), clipped like vouchers.prizes.prize_cap_remaining: the caps count the ledger's
-    earnings and the prizes won, for this enrollment and for the patient's calendar year.
+    The engine's award for one more negative that day (engine.next_negative: bonus, recovery,
+    phase and caps included), given what the patient's other enrollments earned each year as
+    settlement gives it, so the reminder promises exactly what settlement will pay.
     """
     enrollments = [due.enrollment for due in dues]
-    capped = [
-        e
-        for e in enrollments
-        if rules[e.protocol_id].year_cap_cents is not None
-        or rules[e.protocol_id].enrollment_cap_cents is not None
-    ]
-    used = _cap_use(capped, clocks)
+    year_capped = [e for e in enrollments if rules[e.protocol_id].year_cap_cents is not None]
+    elsewhere = _earned_elsewhere(year_capped)
     promises = {}
     for due in dues:
         enrollment, clock = due.enrollment, due.clock
@@ -274,51 +267,44 @@ def _promises(
         days += [clock.tomorrow] if due.test_tomorrow else []
         for day in days:
             try:
-                award = engine.next_negative(protocol, enrollment.start_date, events, day)
+                award = engine.next_negative(
+                    protocol, enrollment.start_date, events, day, elsewhere.get(enrollment.pk)
+                )
             except engine.RuleError:
                 # The reminder still goes; only the amount is left out. Settlement reports it.
                 log.exception("enrollment %s cannot be replayed for its reminder", enrollment.pk)
                 continue
-            room = []
-            if protocol.year_cap_cents is not None:
-                room.append(
-                    protocol.year_cap_cents - used[("year", enrollment.patient_id, day.year)]
-                )
-            if protocol.enrollment_cap_cents is not None:
-                room.append(protocol.enrollment_cap_cents - used[("enrollment", enrollment.pk)])
             promises[(enrollment.pk, day)] = notices.promise_from(
-                is_prize=protocol.kind == engine.PRIZE,
-                next_cents=award.total_cents,
-                next_draws=award.draws,
-                cap_remaining=max(0, min(room)) if room else None,
+                is_prize=protocol.kind == engine.PRIZE, award=award
             )
     return promises
 
 
-def _cap_use(enrollments: list[Enrollment], clocks) -> dict[tuple, int]:
-    """Cents earned and won in prizes, per enrollment and per (patient, year), in two queries."""
-    used: dict[tuple, int] = defaultdict(int)
+def _earned_elsewhere(enrollments: list[Enrollment]) -> dict[int, dict[int, int]]:
+    """services.earned_elsewhere_by_year for each of `enrollments`, by enrollment id, in one
+    query: what the patient earned per calendar year in their other enrollments."""
     if not enrollments:
-        return used
-    patients = {e.patient_id: e.patient for e in enrollments}
+        return {}
     earned = (
         LedgerEntry.objects.filter(
-            patient_id__in=patients, component__in=services.EARNING_COMPONENTS
+            patient_id__in={e.patient_id for e in enrollments},
+            component__in=services.EARNING_COMPONENTS,
+            event_year__isnull=False,
         )
         .values("patient_id", "enrollment_id", "event_year")
         .annotate(total=Sum(F("amount_cents") - F("overpayment_cents")))
     )
+    rows = defaultdict(list)
     for row in earned:
-        used[("enrollment", row["enrollment_id"])] += row["total"] or 0
-        used[("year", row["patient_id"], row["event_year"])] += row["total"] or 0
-    prizes = PrizeDraw.objects.filter(patient_id__in=patients, value_cents__gt=0).values_list(
-        "patient_id", "enrollment_id", "drawn_at", "value_cents"
-    )
-    for patient_id, enrollment_id, drawn_at, value in prizes:
-        year = clocks[patients[patient_id].clinic_id].clinic.local_date(drawn_at).year
-        used[("enrollment", enrollment_id)] += value
-        used[("year", patient_id, year)] += value
-    return used
+        rows[row["patient_id"]].append(row)
+    elsewhere = {}
+    for enrollment in enrollments:
+        by_year: dict[int, int] = defaultdict(int)
+        for row in rows[enrollment.patient_id]:
+            if row["enrollment_id"] != enrollment.pk:
+                by_year[row["event_year"]] += row["total"] or 0
+        elsewhere[enrollment.pk] = dict(by_year)
+    return elsewhere
 
 
 def _reminder_rows(due: _Due, promises: dict[tuple[int, date], notices.Promise]) -> list[dict]:

@@ -10,7 +10,7 @@ from vouchers import engine
 from vouchers.models import LedgerEntry, Wallet
 from vouchers.prizes import prize_cap_remaining, prizes_this_year_cents
 from vouchers.schedule import next_negative_award
-from vouchers.services import earned_cents, enrollment_events
+from vouchers.services import earned_cents, earned_elsewhere_by_year, enrollment_events
 
 
 def wallet_get(*, patient: Patient) -> Wallet:
@@ -69,7 +69,9 @@ class RewardSummary:
     earned_this_year_cents: int
     cap_remaining_cents: int | None  # None: no cap applies
     protocol_over: bool = False  # past the protocol's last week: tests earn nothing more
-    next_award: engine.Award | None = None  # what the next negative test earns, bonus included
+    # What the next negative test earns: bonus, recovery, phase and every cap included, counting
+    # what the patient's other enrollments earned that year (exactly what settlement will pay).
+    next_award: engine.Award | None = None
 
     @property
     def streak(self) -> int:
@@ -84,6 +86,11 @@ class RewardSummary:
         return self.next_award.draws if self.next_award else 0
 
     @property
+    def next_capped(self) -> bool:
+        """The caps cut what the next negative test would otherwise earn."""
+        return bool(self.next_award and self.next_award.clipped_cents)
+
+    @property
     def next_voucher_cents(self) -> int:
         """The voucher's next value in the escalation, bonus not included (the API's field)."""
         return self.result.state.next_cents if self.result else 0
@@ -96,8 +103,9 @@ class RewardSummary:
 def reward_summary(*, patient: Patient, today: date) -> RewardSummary:
     """Balance, streak, next reward and what is left under the caps, for `today` in the clinic.
 
-    The streak and next value come from replaying the open enrollment (read-only, no lock), so
-    they are exactly what settlement would compute.
+    The streak and next value come from replaying the open enrollment (read-only, no lock) with
+    what the patient's other enrollments earned each year, as settlement replays it, so they are
+    exactly what settlement would compute, caps included.
     """
     wallet = wallet_get(patient=patient)
     enrollment = (
@@ -111,9 +119,11 @@ def reward_summary(*, patient: Patient, today: date) -> RewardSummary:
         return RewardSummary(None, wallet, None, earned_this_year, None)
     rules = enrollment.protocol.rules()
     events = enrollment_events(enrollment)
-    result = engine.run(rules, enrollment.start_date, events)
+    # Only the year cap counts other enrollments; without one, save the query.
+    elsewhere = earned_elsewhere_by_year(enrollment) if rules.year_cap_cents is not None else {}
+    result = engine.run(rules, enrollment.start_date, events, elsewhere)
     following = next_negative_award(
-        rules, enrollment.start_date, events, today, enrollment.weekdays
+        rules, enrollment.start_date, events, today, enrollment.weekdays, elsewhere
     )
     # Prizes won count toward the same caps as vouchers earned.
     earned_this_year += prizes_this_year_cents(patient=patient, year=today.year)

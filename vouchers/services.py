@@ -136,7 +136,9 @@ def earned_cents(**filters) -> int:
     return total or 0
 
 
-def _earned_elsewhere(enrollment: Enrollment) -> dict[int, int]:
+def earned_elsewhere_by_year(enrollment: Enrollment) -> dict[int, int]:
+    """What the patient earned in their other enrollments, per calendar year: the engine's
+    `earned_elsewhere_by_year`, so the year cap holds across enrollments."""
     rows = (
         LedgerEntry.objects.filter(
             patient_id=enrollment.patient_id, component__in=EARNING_COMPONENTS
@@ -241,7 +243,7 @@ def enrollment_settle(*, enrollment: Enrollment, actor=None) -> Settlement:
             .get(pk=enrollment.pk)
         )
         events = enrollment_events(enrollment)
-        elsewhere = _earned_elsewhere(enrollment)
+        elsewhere = earned_elsewhere_by_year(enrollment)
         result = engine.run(enrollment.protocol.rules(), enrollment.start_date, events, elsewhere)
         wanted = _wanted(result)
         posted = _posted(enrollment)

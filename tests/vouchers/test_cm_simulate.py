@@ -79,7 +79,7 @@ def test_a_prize_protocol_counts_draws_and_their_expected_value():
 def test_tests_past_the_protocols_last_week_earn_nothing_and_say_why():
     out = simulate("--protocol", "higgins-1994", "--outcomes", "N" * 37)
 
-    assert "outside the protocol's weeks" in out
+    assert "This is after the protocol's last week; it is recorded and earns nothing." in out
     assert "Total: $997.50" in out
 
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 from django.views.generic import FormView, TemplateView
 
 from cmtracker.models import WEEKDAYS
@@ -32,6 +32,7 @@ from patients.permissions import (
     patients_visible_to,
 )
 from vouchers import engine
+from vouchers.award_notes import award_note
 from vouchers.charts import earnings_chart
 from vouchers.forms import ExcuseForm, SpecimenCorrectionForm, errors_onto_form
 from vouchers.models import LedgerEntry
@@ -54,11 +55,6 @@ OUTCOME_CLASS = {
     engine.ADULTERATED: "adulterated",
     engine.DILUTE: "dilute",
     engine.EXCUSED: "excused",
-}
-# The engine is pure and speaks English; these are its notes in the reader's language.
-AWARD_NOTES = {
-    "outside the protocol's weeks": gettext_lazy("Outside the protocol's weeks"),
-    "a negative already earned this day": gettext_lazy("A negative already earned this day"),
 }
 
 
@@ -195,7 +191,7 @@ def _earned(award: engine.Award | None, is_prize: bool) -> list[str]:
             _("%(amount)s not paid: over the cap") % {"amount": dollars(award.clipped_cents)}
         )
     if award.note:
-        parts.append(str(AWARD_NOTES.get(award.note, award.note)))
+        parts.append(award_note(award.note))
     return parts
 
 

@@ -216,10 +216,6 @@ class PortalView(PatientRequiredMixin, View):
             for s in specimens
         ]
         tested_today = any(r["day"] == today for r in results)
-        promise_cents = summary.next_cents
-        capped = False
-        if summary.cap_remaining_cents is not None and promise_cents > summary.cap_remaining_cents:
-            promise_cents, capped = summary.cap_remaining_cents, True
         enrollment = summary.enrollment
         context = {
             "patient": patient,
@@ -228,8 +224,6 @@ class PortalView(PatientRequiredMixin, View):
             "wallet": summary.wallet,
             "active": enrollment is not None and enrollment.status == Enrollment.Status.ACTIVE,
             "paused": enrollment is not None and enrollment.status == Enrollment.Status.PAUSED,
-            "promise_cents": promise_cents,
-            "promise_capped": capped,
             "results": results,
             "chart": charts.earnings_chart(
                 summary.result.awards,

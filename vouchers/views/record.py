@@ -28,6 +28,7 @@ from patients.permissions import (
     staff_clinic_ids,
 )
 from vouchers import engine, services
+from vouchers.award_notes import award_note
 from vouchers.forms import AttendanceForm, SpecimenForm, errors_onto_form
 from vouchers.redemptions import low_stock_items
 from vouchers.schedule import scheduled_days_between
@@ -228,16 +229,6 @@ def standing_now(patient: Patient, clinic: Clinic) -> Standing:
     )
 
 
-ENGINE_NOTES = {
-    "a negative already earned this day": lambda: _(
-        "A negative already earned on this day; this one is recorded and earns nothing."
-    ),
-    "outside the protocol's weeks": lambda: _(
-        "This is after the protocol's last week; it is recorded and earns nothing."
-    ),
-}
-
-
 def standing_after(recorded: services.Recorded) -> Standing:
     settlement = recorded.settlement
     protocol = settlement.enrollment.protocol
@@ -266,7 +257,7 @@ def _award_words(award: engine.Award, protocol) -> tuple[str, list[str]]:
     """The heading and the notes a counselor reads out for one saved result."""
     notes = []
     if award.note:
-        notes.append(ENGINE_NOTES[award.note]() if award.note in ENGINE_NOTES else award.note)
+        notes.append(award_note(award.note))
     if award.kind != engine.SPECIMEN:
         return _("%(status)s: saved") % {"status": Attendance.Status(award.outcome).label}, notes
     resets = award.outcome in engine.RESETTING or (

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from patients.models import Specimen
 from vouchers import engine
+from vouchers.award_notes import award_note
 from vouchers.models import Protocol
 from vouchers.schedule import scheduled_days
 
@@ -157,7 +158,7 @@ def as_table(protocol: Protocol, result: engine.Result) -> str:
                 # A prize protocol's next reward is a number of draws, not money.
                 draws_text(award.next_draws) if prize else dollars(award.next_cents),
                 dollars(award.clipped_cents),
-                award.note,
+                award_note(award.note),
             ]
         )
     header = [*TABLE_COLUMNS, ""]
