@@ -177,9 +177,16 @@ def test_no_server_error_and_documented_responses_match_the_schema(
 ):
     method, path = operation.split(" ", 1)
     api_operation = live_schema()[path][method]
+    # Each body an operation takes gets its share of the budget, valid and invalid: left to pick,
+    # schemathesis mostly sends JSON, and the lab import's malformed uploads (a 415 the schema
+    # did not declare) were found only at 150 random examples.
+    media_types = [body.media_type for body in api_operation.body] or [None]
     strategy = st.one_of(
-        api_operation.as_strategy(GenerationMode.POSITIVE),
-        api_operation.as_strategy(GenerationMode.NEGATIVE),
+        [
+            api_operation.as_strategy(mode, media_type=media_type)
+            for media_type in media_types
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+        ]
     )
 
     @settings(
