@@ -197,6 +197,11 @@ REST_FRAMEWORK = {
     # JSON only: DRF's browsable HTML pages use inline styles that our CSP refuses. People read
     # the API at /api/docs/ (Swagger UI, which can try requests too).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON in too: a result's `results` is a nested object, which a form or multipart body cannot
+    # carry, and a schema that offered them would lead client generators to send them. A view that
+    # takes a file upload (the lab import) adds the multipart parser itself.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Only the token endpoint is throttled (ScopedRateThrottle on that view): password guessing.
     "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("API_TOKEN_THROTTLE", "10/min")},
     "EXCEPTION_HANDLER": "vouchers.api.errors.exception_handler",

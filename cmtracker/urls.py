@@ -54,6 +54,13 @@ urlpatterns = [
     path("api/", include("vouchers.api.urls")),
 ]
 
+# Under /api/ Django's own errors (a bad Host header, a body over the size limit, an unknown URL)
+# answer JSON like the API's; everywhere else, Django's pages.
+handler400 = "vouchers.api.errors.bad_request"
+handler403 = "vouchers.api.errors.permission_denied"
+handler404 = "vouchers.api.errors.page_not_found"
+handler500 = "vouchers.api.errors.server_error"
+
 # Catalog pictures uploaded by administrators. In production a web server or object storage serves
 # MEDIA_ROOT; Django serves it only while DEBUG is on (static() returns nothing otherwise).
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -200,7 +200,9 @@ def test_a_patient_who_turned_it_on_is_asked_for_the_code(client, patient_user, 
 def test_a_session_api_call_without_the_code_is_refused(counselor):
     second_factor_device(counselor)
     client = APIClient()
-    sign_in(client, "casey")
+    # The sign-in page takes a form; this client sends the API's JSON unless told otherwise.
+    login = {"username": "casey", "password": PASSWORD}
+    assert client.post(reverse("login"), login, format="multipart").status_code == 302
 
     assert client.get("/api/v1/patients/").status_code == 403
 

@@ -2,7 +2,9 @@
 
 Every operation can answer these, all as JSON objects: 400 with field messages, 401 without
 credentials, 403 when the role may not, 404 for a missing id or another clinic's (the same answer,
-so ids leak nothing), 409 for a valid request that cannot be done now, 429 when throttled.
+so ids leak nothing), 406 when the caller accepts no JSON, 409 for a valid request that cannot be
+done now, 429 when throttled. Operations that take a body can also answer 413 (a body over
+Django's DATA_UPLOAD_MAX_MEMORY_SIZE) and 415 (a media type the operation does not take).
 """
 
 ERRORS = {
@@ -10,9 +12,15 @@ ERRORS = {
     "401": "Not signed in: no or an invalid token.",
     "403": "Signed in, but this role may not do this.",
     "404": "Not found, or not visible to you (another clinic's records answer the same).",
+    "406": "The request's Accept header allows no JSON; every answer is application/json.",
     "409": "Valid, but not possible now (balance, stock, or the request's status).",
     "429": "Too many requests; try again later.",
 }
+BODY_ERRORS = {
+    "413": "The body is larger than 2.5 MB (a lab file of up to 5 MB goes as multipart/form-data).",
+    "415": "A media type this operation does not take (only the request bodies listed here).",
+}
+WRITES = {"post", "put", "patch"}
 
 
 def declare_errors(result, generator, request, public):
@@ -26,8 +34,9 @@ def declare_errors(result, generator, request, public):
     }
     content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for operations in result.get("paths", {}).values():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            for code, description in ERRORS.items():
+            errors = {**ERRORS, **BODY_ERRORS} if method in WRITES else ERRORS
+            for code, description in sorted(errors.items()):
                 responses.setdefault(code, {"description": description, "content": content})
     return result
