@@ -81,18 +81,19 @@ test: install-dev browser messages ## lint, then pytest on 2 xdist workers (PYTE
 # the clinic's Mon/Wed/Fri), a Sunday, the last half hour of a year (already next year in UTC),
 # both DST changes of America/Los_Angeles (the fixtures' clinics are in Chicago and Los Angeles)
 # and a leap day. DATE_TESTS are the unit and service tests that read "today" (schedules,
-# reminders, misses, Today, the portal, year caps, lab times, sessions and tokens), about a
-# fifth of the suite, so that CI's seven runs add a few minutes; the engine, permission, property
-# and concurrency tests use fixed dates. The browser tests are left out (Chromium runs on its own
-# clock), and so are tests with real worker processes (a worker does not see the moved clock).
-# Widen with `make test-dates DATE_TESTS="tests/vouchers tests/api"`.
+# reminders, misses, Today, the portal, year caps, lab times, sessions and codes): ~570 tests,
+# ~30 s an instant on 2 cores, so CI's seven runs add ~3.5 minutes; the engine, permission,
+# property and concurrency tests use fixed dates. The browser tests are left out (Chromium runs on
+# its own clock), and so are tests with real worker processes (`slow`: a worker is another process,
+# which does not see the moved clock). Widen with `make test-dates DATE_TESTS="tests/vouchers"`.
 TEST_INSTANTS ?= 2027-01-12T08:05:00-06:00 2026-12-10T17:20:00-06:00 2026-12-06T12:00:00-06:00 \
     2026-12-31T23:30:00-06:00 2027-03-14T01:45:00-08:00 2026-11-01T01:30:00-07:00 \
     2028-02-29T12:00:00-06:00
 DATE_TESTS ?= $(addprefix tests/vouchers/test_,$(addsuffix .py,schedule reminders \
-        reminder_time_zones missed_tests portal views_record views_schedule today_low_stock \
-        notices reward_summary settlement cm_simulate charts lab_import bad_input)) \
-    $(addprefix tests/cmtracker/test_,$(addsuffix .py,audit notifications sessions)) \
+        reminder_time_zones missed_tests portal views_record views_schedule views_patient \
+        today_low_stock notices reward_summary settlement prizes cm_simulate charts lab_import \
+        bad_input)) \
+    $(addprefix tests/cmtracker/test_,$(addsuffix .py,audit notifications sessions two_factor)) \
     tests/patients/test_notifications_page.py \
     $(addprefix tests/api/test_,$(addsuffix .py,specimens patients attendance auth_token))
 # Query budgets count queries, not days, and take seconds each.
