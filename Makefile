@@ -3,6 +3,7 @@
 #               worker + beat + dev server on http://127.0.0.1:8000
 #   make test   lint, then the tests: on PostgreSQL/Redis when they answer on 127.0.0.1, else SQLite
 #               (pass pytest options with PYTEST_ARGS="-k engine -x")
+#   make test-dates   the date-sensitive tests again with the clock moved to several instants
 
 SHELL := /bin/bash
 # -e: a failing step stops the recipe, so `make test` never reports success after a lint error.
@@ -27,7 +28,7 @@ PYTEST_WORKERS ?= 2
 # The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py. Beat
 # keeps its schedule in the database (django-celery-beat), so administrators see it in the admin.
 
-.PHONY: help venv install install-dev run test fuzz mutation lint format clean distclean browser messages translations scan screenshots
+.PHONY: help venv install install-dev run test test-dates fuzz mutation lint format clean distclean browser messages translations scan screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +75,39 @@ test: install-dev browser messages ## lint, then pytest on 2 xdist workers (PYTE
 	 $(RUFF) check .; \
 	 $(RUFF) format --check .; \
 	 $(PYTHON) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Tests again with the clock moved (CMTRACKER_TEST_NOW, read by tests/conftest.py) to instants that
+# break code reading the wall clock: a Tuesday morning, a Thursday after closing (days off and on
+# the clinic's Mon/Wed/Fri), a Sunday, the last half hour of a year (already next year in UTC),
+# both DST changes of America/Los_Angeles (the fixtures' clinics are in Chicago and Los Angeles)
+# and a leap day. DATE_TESTS are the unit and service tests that read "today" (schedules,
+# reminders, misses, Today, the portal, year caps, lab times, sessions and codes): ~570 tests,
+# ~30 s an instant on 2 cores, so CI's seven runs add ~3.5 minutes; the engine, permission,
+# property and concurrency tests use fixed dates. The browser tests are left out (Chromium runs on
+# its own clock), and so are tests with real worker processes (`slow`: a worker is another process,
+# which does not see the moved clock). Widen with `make test-dates DATE_TESTS="tests/vouchers"`.
+TEST_INSTANTS ?= 2027-01-12T08:05:00-06:00 2026-12-10T17:20:00-06:00 2026-12-06T12:00:00-06:00 \
+    2026-12-31T23:30:00-06:00 2027-03-14T01:45:00-08:00 2026-11-01T01:30:00-07:00 \
+    2028-02-29T12:00:00-06:00
+DATE_TESTS ?= $(addprefix tests/vouchers/test_,$(addsuffix .py,schedule reminders \
+        reminder_time_zones missed_tests portal views_record views_schedule views_patient \
+        today_low_stock notices reward_summary settlement prizes cm_simulate charts lab_import \
+        bad_input)) \
+    $(addprefix tests/cmtracker/test_,$(addsuffix .py,audit notifications sessions two_factor)) \
+    tests/patients/test_notifications_page.py \
+    $(addprefix tests/api/test_,$(addsuffix .py,specimens patients attendance auth_token))
+# Query budgets count queries, not days, and take seconds each.
+DATE_TESTS_ARGS ?= -m "not slow" -k "not queries"
+test-dates: install-dev messages ## the tests with the clock moved to each of TEST_INSTANTS
+	@services="$$($(PYTHON) scripts/services.py)"; \
+	 eval "$$services"; \
+	 failed=""; \
+	 for instant in $(TEST_INSTANTS); do \
+	     echo "== make test-dates: the clock at $$instant"; \
+	     CMTRACKER_TEST_NOW=$$instant $(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) \
+	         $(DATE_TESTS) $(DATE_TESTS_ARGS) $(PYTEST_ARGS) || failed="$$failed $$instant"; \
+	 done; \
+	 if [ -n "$$failed" ]; then echo "make test-dates: failures with the clock at$$failed"; exit 1; fi
 
 # Schemathesis over every API operation as each persona, with a bigger budget than `make test`
 # and a fresh random seed each run. Needs PostgreSQL (the module skips without it, or fails under

@@ -1,15 +1,23 @@
-"""Shared fixtures: the fixed personas, and the rule for tests that need a real server.
+"""Shared fixtures: the fixed personas, the test clock, and the rules for skips.
 
 Tests marked `postgres` or `redis` need that server. Without it they skip, saying why, unless
-CI=true: CI has both services, so a missing one there is a failure, never a silent skip.
+CI=true: CI has both services, so a missing one there is a failure, never a silent skip. Under
+CI=true any skipped test fails the run (tests/ci_skips.py).
+
+The clock: a test that depends on the date pins it (the `time_machine` fixture or
+`time_machine.travel(..., tick=False)`), or builds its dates from the clinic's today. To prove
+nothing else reads the wall clock, CMTRACKER_TEST_NOW=<ISO instant with offset> moves the clock
+of the whole run to that instant (`make test-dates` runs the suite at several).
 """
 
 import os
 from datetime import date, datetime, time
 
 import pytest
+import time_machine
 from django.db import connection
 
+from tests import ci_skips
 from tests.factories import (
     ClinicFactory,
     EnrollmentFactory,
@@ -19,7 +27,49 @@ from tests.factories import (
     preset_protocol,
 )
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+IN_CI = ci_skips.in_ci()
+TEST_NOW = "CMTRACKER_TEST_NOW"
+
+
+def moved_clock() -> datetime | None:
+    """The instant CMTRACKER_TEST_NOW moves the run to (ISO 8601 with its UTC offset), or None."""
+    value = os.environ.get(TEST_NOW, "").strip()
+    if not value:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise pytest.UsageError(
+            f"{TEST_NOW}={value!r}: expected an ISO instant with its offset, "
+            "e.g. 2026-12-31T23:30:00-06:00"
+        )
+    return instant
+
+
+def pytest_configure(config):
+    """Under CMTRACKER_TEST_NOW every process of the run (each xdist worker too) starts at that
+    instant and ticks on from there, from collection on. A test that pins its own time still
+    does: time-machine nests."""
+    instant = moved_clock()
+    if instant is not None:
+        config._cmtracker_clock = time_machine.travel(instant, tick=True)
+        config._cmtracker_clock.start()
+    ci_skips.pytest_configure(config)
+
+
+def pytest_unconfigure(config):
+    clock = getattr(config, "_cmtracker_clock", None)
+    if clock is not None:
+        clock.stop()
+
+
+def pytest_report_header(config):
+    instant = moved_clock()
+    if instant is not None:
+        return f"clock moved by {TEST_NOW} to {instant.isoformat()} ({instant:%A})"
+    return None
 
 
 def _need(item, marker: str, available: bool, why: str) -> None:
@@ -171,6 +221,20 @@ def enrollment(patient, higgins):
 def at(clinic, day: date, hour: int = 10) -> datetime:
     """An aware datetime on the clinic's calendar day."""
     return datetime.combine(day, time(hour), tzinfo=clinic.tz)
+
+
+# A Monday, so a test day on the clinic's Mon/Wed/Fri, late in a year and long after `enrollment`
+# started: what "today" is in tests that need the clinic to be testing today.
+TEST_DAY = date(2026, 12, 7)
+
+
+@pytest.fixture
+def pinned_test_day(clinic):
+    """Pins the clock at 10:00 in the clinic on TEST_DAY for the test, and gives that day. For
+    tests that need today to be a test day; without it, a board of who is due would be empty on a
+    Tuesday."""
+    with time_machine.travel(at(clinic, TEST_DAY), tick=False):
+        yield TEST_DAY
 
 
 # --- personas for pages: who can and cannot see what -------------------------------------------

@@ -98,7 +98,7 @@ def test_a_patient_cannot_edit_their_record(api, patient, patient_user):
 
 
 def test_the_balance_shows_what_a_negative_earned_and_what_comes_next(
-    api, patient_user, patient, negative
+    api, patient_user, patient, negative, pinned_test_day
 ):
     response = api(patient_user).get(f"/api/v1/patients/{patient.id}/balance/")
 

@@ -11,7 +11,6 @@ import time_machine
 from django.contrib import admin
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from cmtracker.models import AuditEvent
 from patients.models import Specimen
@@ -82,10 +81,11 @@ def test_a_form_shown_again_with_its_errors_still_logs_the_read(
     assert [e.patient for e in events(action="read")] == [patient]
 
 
-def test_the_today_board_logs_a_read_of_each_patient_it_lists(client, counselor, clinic, higgins):
-    today = clinic.local_date(timezone.now())
+def test_the_today_board_logs_a_read_of_each_patient_it_lists(
+    client, counselor, clinic, higgins, pinned_test_day
+):
     due = PatientFactory(clinic=clinic)
-    EnrollmentFactory(patient=due, protocol=higgins, start_date=today)
+    EnrollmentFactory(patient=due, protocol=higgins, start_date=pinned_test_day)
     PatientFactory(clinic=clinic)  # not enrolled: not on the board
     client.force_login(counselor)
 

@@ -76,7 +76,10 @@ def clinic_day(clinic, counselor, clinic_admin, higgins):
         clinic=clinic, first_name="Rosa", last_name="Hernández", primary_counselor=counselor
     )
     for patient in (maria, rosa):
-        EnrollmentFactory(patient=patient, protocol=higgins, start_date=start)
+        # Every weekday offered, so today is a test day whatever weekday it is.
+        EnrollmentFactory(
+            patient=patient, protocol=higgins, start_date=start, test_weekdays=list(range(7))
+        )
     services.specimen_record(
         patient=rosa, collected_at=at(clinic, start), results={"cocaine": "negative"}
     )

@@ -1,8 +1,11 @@
 """`manage.py demo_data`: a believable clinic, recorded through the services, loaded once."""
 
+from datetime import datetime, timedelta
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.utils import timezone
@@ -10,6 +13,7 @@ from django.utils import timezone
 from cmtracker.models import Clinic, Membership, Notification, User
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen
 from vouchers.models import LedgerEntry, Wallet
+from vouchers.views.record import today_boards
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -55,6 +59,7 @@ def test_it_loads_a_clinic_with_staff_and_enrolled_patients_with_history():
     assert_history()
     assert_nothing_in_the_future(clinic)
     assert_every_wallet_equals_its_ledger()
+    assert_ledger_times_follow_the_test_days(clinic)
     assert_the_portal_patients_get_reminders()
     assert "Demo logins (password: cmtracker-demo)" in out
     for login in ("admin", "counselor1", "counselor2", "patient1", "patient2"):
@@ -113,6 +118,24 @@ def assert_every_wallet_equals_its_ledger():
     assert Wallet.objects.filter(balance_cents__gt=0).exists()
 
 
+def assert_ledger_times_follow_the_test_days(clinic):
+    """Each ledger entry carries the moment the result (or session, or correction) that moved it
+    was entered - a cup minutes after it was collected - not the moment the demo was loaded."""
+    for specimen in Specimen.objects.all():
+        assert specimen.recorded_at == specimen.collected_at + timedelta(minutes=12)
+    entered = {
+        *Specimen.objects.values_list("recorded_at", flat=True),
+        *Attendance.objects.values_list("recorded_at", flat=True),
+        *Correction.objects.values_list("changed_at", flat=True),
+    }
+    entries = LedgerEntry.objects.exclude(specimen=None).select_related("specimen")
+    for entry in entries:
+        assert entry.created_at in entered, entry
+        assert entry.created_at >= entry.specimen.collected_at, entry
+    assert len({clinic.local_date(e.created_at) for e in entries}) > 20
+    assert not LedgerEntry.objects.filter(created_at__gt=timezone.now()).exists()
+
+
 def assert_the_portal_patients_get_reminders():
     for login in ("patient1", "patient2"):
         patient = Patient.objects.select_related("user").get(user__username=login)
@@ -124,6 +147,31 @@ def assert_the_portal_patients_get_reminders():
         assert enrollment.session_weekdays == [(enrollment.start_date.weekday() + 1) % 7]
     # Weeks of history were loaded before anyone consented: nobody hears about them now.
     assert not Notification.objects.exists()
+
+
+LOS_ANGELES = ZoneInfo("America/Los_Angeles")
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2027, 3, 16, 9, 0, tzinfo=LOS_ANGELES),  # a Tuesday
+        datetime(2026, 12, 6, 9, 0, tzinfo=LOS_ANGELES),  # a Sunday
+    ],
+    ids=lambda now: now.strftime("%A"),
+)
+def test_whatever_the_day_today_has_someone_due_and_someone_overdue(client, now):
+    with time_machine.travel(now, tick=False):
+        demo_data()
+        client.force_login(User.objects.get(username="counselor1"))
+        page = client.get("/today/").content.decode()
+        (board,) = today_boards([Clinic.objects.get()], timezone.now())
+
+    assert len(board.due) >= 5 and not board.seen
+    (overdue,) = board.overdue
+    assert overdue.patient.last_name == "Castillo"
+    assert overdue.overdue_day == now.date() - timedelta(days=2)
+    assert "Castillo" in page and f"{len(board.due)} due · 1 overdue · 0 seen" in page
 
 
 def test_running_it_again_adds_nothing_and_moves_no_balance():

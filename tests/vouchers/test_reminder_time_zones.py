@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from cmtracker.models import Notification
 from patients.models import Specimen
@@ -148,11 +149,13 @@ def test_a_result_given_late_on_a_test_day_counts_for_the_clinics_day_not_utcs(h
     EnrollmentFactory(patient=patient, protocol=higgins, start_date=monday_before(day))
     half_past_four = local(LA, day, time(16, 30))  # already 3 November in UTC
     assert half_past_four.astimezone(UTC).date() == date(2026, 11, 3)
-    services.specimen_record(
-        patient=patient, collected_at=half_past_four, results={"cocaine": "negative"}
-    )
+    after_closing = local(LA, day, time(17, 30))
+    with time_machine.travel(after_closing, tick=False):  # recorded that day, not in the future
+        services.specimen_record(
+            patient=patient, collected_at=half_past_four, results={"cocaine": "negative"}
+        )
 
-    missed_tests_mark(now=local(LA, day, time(17, 30)).astimezone(UTC))
+    missed_tests_mark(now=after_closing.astimezone(UTC))
 
     missed = {clinic.local_date(s.collected_at) for s in Specimen.objects.filter(status="missed")}
     assert day not in missed

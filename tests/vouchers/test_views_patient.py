@@ -413,7 +413,9 @@ def test_completing_sets_the_end_date_to_the_clinics_today(counselor, enrollment
     assert (done.status, done.end_date) == ("completed", date(2026, 4, 1))
 
 
-def test_withdrawing_before_the_start_ends_on_the_start_date(counselor, patient, higgins):
+def test_withdrawing_before_the_start_ends_on_the_start_date(
+    counselor, patient, higgins, pinned_test_day
+):
     future = EnrollmentFactory(patient=patient, protocol=higgins, start_date=date(2027, 1, 4))
 
     done = enrollment_set_status(enrollment=future, status="withdrawn", actor=counselor)

@@ -12,13 +12,23 @@ Running it again adds nothing: accounts and patients are looked up by name, and 
 session carries an idempotency key (`demo:<record number>:<n>`, `demo:<record number>:group:<week>`)
 that the services answer from the first recording. History is dated relative to today in the
 clinic's time zone and stops at yesterday, so nothing is ever in the future.
+
+Today's board is useful whatever day the demo is loaded: enrollments start on today's weekday some
+weeks back, and each patient's test weekdays are counted from today's, so most are due today and
+one has not come in on their last test day (overdue). Each result, session and correction is
+recorded at the moment a counselor would have entered it, so the ledger's times follow the test
+days instead of all being the moment the demo was loaded.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
+from unittest import mock
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -42,6 +52,16 @@ SEED = 2026
 # outcomes of a patient do not depend on how many of them have happened by today.
 PLAN_WEEKS = 12
 PLAN_LENGTH = 3 * PLAN_WEEKS
+
+# A cup is read and entered a few minutes after it is collected; a group is logged after it ends.
+ENTERED_AFTER_COLLECTION = timedelta(minutes=12)
+GROUP_AT = time(18, 0)
+GROUP_ENTERED_AT = time(19, 40)
+# Late corrections are entered when the lab's confirmation arrives, a few days after the cup.
+CORRECTED_AFTER = timedelta(days=3, hours=2)
+# Test weekdays counted from today's weekday (0 is today's), so someone is due whatever the day.
+DUE_TODAY = (0, 2, 4)
+NOT_TODAY = (1, 3, 5)
 
 # Substances screened on every cup besides the protocol's targets. Cannabis turns up positive now
 # and then: it is not a target of these protocols, so it neither earns nor resets anything.
@@ -86,8 +106,10 @@ class DemoPatient:
     last_name: str
     language: str
     protocol: str
-    weeks_ago: int  # enrollment starts on the Monday this many weeks back (3..9)
+    weeks_ago: int  # enrollment starts on today's weekday this many weeks back (3..9)
     counselor: int  # 1 or 2
+    test_days: tuple[int, ...] = DUE_TODAY  # weekdays counted from today's (0 is today's)
+    overdue: bool = False  # did not come in on the last test day before today
     # The first outcomes, in the simulator's letters; "." leaves a test to chance (`lapse`).
     script: str = ""
     lapse: float = 0.1  # chance a test left to chance is positive
@@ -114,7 +136,7 @@ ROSTER = (
     ),
     DemoPatient(
         "RR-1003", "Rosa", "Hernández", "es",
-        protocol="silverman-1996", weeks_ago=9, counselor=2,
+        protocol="silverman-1996", weeks_ago=9, counselor=2, test_days=NOT_TODAY,
         script="PPNNNNNNNNN E", lapse=0.12, sms=True, methadone=True,
         notes={12: "Excused: hospitalized for an appendectomy; discharge papers on file."},
     ),
@@ -139,7 +161,7 @@ ROSTER = (
     ),
     DemoPatient(
         "RR-1006", "Ashley", "Brooks", "en",
-        protocol="ca-rip", weeks_ago=4, counselor=2,
+        protocol="ca-rip", weeks_ago=4, counselor=2, test_days=NOT_TODAY,
         script="NN D NNN", lapse=0.1, sms=True, email=True,
         notes={3: "Dilute: creatinine below 20 mg/dL; asked to come back for a retest."},
     ),
@@ -164,7 +186,7 @@ ROSTER = (
     ),
     DemoPatient(
         "RR-1009", "José", "Morales", "es",
-        protocol="va-prize", weeks_ago=6, counselor=1,
+        protocol="va-prize", weeks_ago=6, counselor=1, test_days=NOT_TODAY,
         script="PNNNN", lapse=0.15,
     ),
     DemoPatient(
@@ -176,9 +198,10 @@ ROSTER = (
             15: "Excused: court date; letter from the probation officer on file.",
         },
     ),
+    # Did not come in on her last test day: Today lists her as overdue.
     DemoPatient(
         "RR-1011", "Ana", "Castillo", "es",
-        protocol="higgins-1994", weeks_ago=3, counselor=1,
+        protocol="higgins-1994", weeks_ago=3, counselor=1, test_days=NOT_TODAY, overdue=True,
         script="NNP", lapse=0.2,
     ),
     DemoPatient(
@@ -255,8 +278,8 @@ class DemoLoader:
             defaults={"name": "Riverside Recovery", "time_zone": "America/Los_Angeles"},
         )
         self.created["clinic"] += created
-        now = timezone.now()
-        today = self.clinic.local_date(now)
+        self.now = timezone.now()
+        today = self.clinic.local_date(self.now)
         staff = {username: self.staff_member(username, *rest) for username, *rest in STAFF}
         counselors = {1: staff["counselor1"], 2: staff["counselor2"]}
         # Every patient draws from the one seeded generator in roster order, whatever exists
@@ -389,16 +412,22 @@ class DemoLoader:
         enrollment.save(update_fields=["session_weekdays"])
 
     def enrollment(self, patient: Patient, demo: DemoPatient, today: date) -> Enrollment:
+        """Enrolled on its start day, today's weekday some weeks back, with test weekdays counted
+        from today's: the first test day of every week is the start's weekday."""
         enrollment = patient.enrollments.select_related("protocol").first()
         if enrollment is not None:
             return enrollment
-        this_monday = today - timedelta(days=today.weekday())
+        start = today - timedelta(weeks=demo.weeks_ago)
         self.created["enrollments"] += 1
-        return services.enrollment_start(
-            patient=patient,
-            protocol=Protocol.objects.get(slug=demo.protocol, is_current=True),
-            start_date=this_monday - timedelta(weeks=demo.weeks_ago),
-        )
+        with self.entered_at(self.moment(start, time(8, 0))):
+            enrollment = services.enrollment_start(
+                patient=patient,
+                protocol=Protocol.objects.get(slug=demo.protocol, is_current=True),
+                start_date=start,
+            )
+            enrollment.test_weekdays = sorted((today.weekday() + d) % 7 for d in demo.test_days)
+            enrollment.save(update_fields=["test_weekdays"])
+        return enrollment
 
     def history(
         self,
@@ -408,40 +437,64 @@ class DemoLoader:
         plan: Plan,
         today: date,
     ) -> None:
-        """Record the planned tests (through yesterday), weekly groups, then the corrections."""
+        """Record the planned tests (through yesterday; an overdue patient's last one never
+        happened), the weekly groups and the corrections in the order a counselor entered them,
+        each at that moment, so every settlement sees only what had happened by then."""
         protocol = enrollment.protocol
-        counselor = patient.primary_counselor
         days = scheduled_days(protocol.rules(), enrollment.start_date, enrollment.weekdays)
-        specimens = {}
-        for n, (test, day) in enumerate(zip(plan.tests, days, strict=False), start=1):
-            if day >= today:
-                break
-            recorded = services.specimen_record(
-                patient=patient,
-                collected_at=self.moment(day, test.at),
-                status=STATUS_OF.get(test.outcome, Specimen.Status.TESTED),
-                results=self.cup(protocol, demo, test, test.outcome),
-                notes=demo.notes.get(n, ""),
-                recorded_by=counselor,
-                idempotency_key=f"demo:{demo.record_number}:{n}",
-            )
-            self.created["specimens"] += not recorded.replayed
-            specimens[n] = recorded.specimen
-
-        self.group_sessions(patient, enrollment, demo, plan, today)
-
+        tested = [
+            (n, test, day)
+            for n, (test, day) in enumerate(zip(plan.tests, days, strict=False), start=1)
+            if day < today
+        ]
+        if demo.overdue:
+            tested = tested[:-1]
+        self.specimens: dict[int, Specimen] = {}  # this patient's, by test number
+        entries = []  # (entered at, order, what)
+        for n, test, day in tested:
+            collected_at = self.moment(day, test.at)
+            record = partial(self.test_record, protocol, patient, demo, n, test, collected_at)
+            entries.append((collected_at + ENTERED_AFTER_COLLECTION, len(entries), record))
+        for week, missed in enumerate(plan.groups_missed, start=1):
+            day = enrollment.start_date + timedelta(weeks=week - 1, days=1)
+            if day < today:
+                record = partial(self.group_record, patient, demo, week, day, missed)
+                entries.append((self.moment(day, GROUP_ENTERED_AT), len(entries), record))
         for fix in demo.corrections:
-            specimen = specimens.get(fix.n)
-            if specimen is None or specimen.corrections.exists():
-                continue
-            services.specimen_correct(
-                specimen=specimen,
-                changed_by=counselor,
-                reason=fix.reason,
-                status=Specimen.Status.TESTED,
-                results=self.cup(protocol, demo, plan.tests[fix.n - 1], fix.outcome),
-            )
-            self.created["corrections"] += 1
+            if fix.n <= len(tested):
+                _, test, day = tested[fix.n - 1]
+                correct = partial(self.test_correct, protocol, patient, demo, fix, test)
+                entered = self.moment(day, test.at) + CORRECTED_AFTER
+                entries.append((entered, len(entries), correct))
+        for entered, _, what in sorted(entries, key=lambda e: e[:2]):
+            with self.entered_at(entered):
+                what()
+
+    def test_record(self, protocol, patient, demo, n: int, test, collected_at) -> None:
+        recorded = services.specimen_record(
+            patient=patient,
+            collected_at=collected_at,
+            status=STATUS_OF.get(test.outcome, Specimen.Status.TESTED),
+            results=self.cup(protocol, demo, test, test.outcome),
+            notes=demo.notes.get(n, ""),
+            recorded_by=patient.primary_counselor,
+            idempotency_key=f"demo:{demo.record_number}:{n}",
+        )
+        self.created["specimens"] += not recorded.replayed
+        self.specimens[n] = recorded.specimen
+
+    def test_correct(self, protocol, patient, demo, fix: LateCorrection, test) -> None:
+        specimen = self.specimens[fix.n]
+        if specimen.corrections.exists():
+            return
+        services.specimen_correct(
+            specimen=specimen,
+            changed_by=patient.primary_counselor,
+            reason=fix.reason,
+            status=Specimen.Status.TESTED,
+            results=self.cup(protocol, demo, test, fix.outcome),
+        )
+        self.created["corrections"] += 1
 
     def cup(self, protocol: Protocol, demo: DemoPatient, test: PlannedTest, outcome: str) -> dict:
         """The panel's readings for a tested outcome (N or P); no readings otherwise."""
@@ -458,26 +511,30 @@ class DemoLoader:
             results["methadone"] = "positive"  # prescribed; not a target, so it does not count
         return results
 
-    def group_sessions(
-        self, patient: Patient, enrollment: Enrollment, demo: DemoPatient, plan: Plan, today: date
-    ) -> None:
-        """An evening group the day after each week's start; about one in eight is missed."""
-        for week, missed in enumerate(plan.groups_missed, start=1):
-            day = enrollment.start_date + timedelta(weeks=week - 1, days=1)
-            if day >= today:
-                break
-            recorded = services.attendance_record(
-                patient=patient,
-                occurred_at=self.moment(day, time(18, 0)),
-                session_kind=Attendance.SessionKind.GROUP,
-                status=Attendance.Status.MISSED if missed else Attendance.Status.ATTENDED,
-                recorded_by=patient.primary_counselor,
-                idempotency_key=f"demo:{demo.record_number}:group:{week}",
-            )
-            self.created["sessions"] += not recorded.replayed
+    def group_record(self, patient, demo, week: int, day: date, missed: bool) -> None:
+        """The evening group, the day after each week's start; about one in eight is missed."""
+        recorded = services.attendance_record(
+            patient=patient,
+            occurred_at=self.moment(day, GROUP_AT),
+            session_kind=Attendance.SessionKind.GROUP,
+            status=Attendance.Status.MISSED if missed else Attendance.Status.ATTENDED,
+            recorded_by=patient.primary_counselor,
+            idempotency_key=f"demo:{demo.record_number}:group:{week}",
+        )
+        self.created["sessions"] += not recorded.replayed
 
     def moment(self, day: date, at: time) -> datetime:
         return datetime.combine(day, at, tzinfo=self.clinic.tz)
+
+    @contextmanager
+    def entered_at(self, moment: datetime) -> Iterator[None]:
+        """Run a service as if a counselor clicked at `moment` (never later than now): the
+        services and every timestamp they stamp (the ledger entry's created_at, the specimen's
+        recorded_at) read django.utils.timezone.now. Only this loader back-dates; real entries
+        are stamped when they happen."""
+        moment = min(moment, self.now)
+        with mock.patch.object(timezone, "now", return_value=moment):
+            yield
 
     # --- output ----------------------------------------------------------------------------------
 
