@@ -157,6 +157,7 @@ def test_a_correction_reason_over_500_characters_is_a_400(api, counselor, negati
     negative.refresh_from_db()
     assert negative.status == "tested"
 
+
 def test_excusing_a_test_by_patch_takes_the_reason_as_recording_one_does(
     api, counselor, enrollment, clinic
 ):
