@@ -227,6 +227,9 @@ SPECTACULAR_SETTINGS = {
         "AttendanceStatusEnum": "patients.models.Attendance.Status",
         "LedgerEntryKindEnum": "vouchers.models.LedgerEntry.Kind",
         "ProtocolKindEnum": "vouchers.models.Protocol.Kind",
+        # The lab import's modes: a request may preview, a job only writes.
+        "LabImportModeEnum": "vouchers.api.imports.MODES",
+        "LabImportWriteModeEnum": "vouchers.lab_import.MODES",
     },
 }
 
