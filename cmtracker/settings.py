@@ -254,7 +254,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "cmtracker-cache",
-            # A hung Redis costs the token endpoint a second, not the request's whole timeout.
+            # A hung Redis fails the token endpoint after a second instead of holding the request.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
