@@ -28,4 +28,5 @@ USER cmtracker
 
 EXPOSE 8000
 # --no-control-socket: the control socket would go in the user's home, which it has none of.
-CMD ["gunicorn", "cmtracker.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--no-control-socket"]
+# --forwarded-allow-ips: the compose stack's proxy (docker-compose.yml) and the health check.
+CMD ["gunicorn", "cmtracker.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--no-control-socket", "--forwarded-allow-ips", "172.30.80.2,127.0.0.1"]

@@ -26,6 +26,7 @@ from django.db import models
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
+from cmtracker.clients import client_ip
 from cmtracker.inputs import PROTOCOL_DESCRIPTION_MAX_LENGTH
 from cmtracker.models import AuditEvent
 
@@ -49,9 +50,9 @@ _context: contextvars.ContextVar[_Context | None] = contextvars.ContextVar(
 
 
 def _client_ip(request) -> str | None:
-    # REMOTE_ADDR only: behind the production proxy set it from X-Forwarded-For there (gunicorn's
-    # --forwarded-allow-ips), never trust a header a client can send.
-    return request.META.get("REMOTE_ADDR") or None
+    # The address the throttles count: REMOTE_ADDR, or behind our own proxies (NUM_PROXIES) the
+    # one the outermost of them saw; never what a client writes into X-Forwarded-For.
+    return client_ip(request)
 
 
 def _who(request) -> tuple[object | None, str]:

@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files keep their caching), before everything that can answer.
+    "cmtracker.cache_control.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,6 +109,14 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The address a lockout counts, the same one the API throttle counts (NUM_PROXIES, below).
+AXES_CLIENT_IP_CALLABLE = "cmtracker.clients.client_ip"
+
+# How many proxies of our own stand in front of the app and append to X-Forwarded-For: 0 when
+# clients reach gunicorn directly, 1 behind the compose stack's Caddy. The throttles and lockouts
+# count the address that many entries from the end of X-Forwarded-For (the address our last proxy
+# saw); what a client writes further left is ignored, and with 0 the header is ignored entirely.
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 
 ROOT_URLCONF = "cmtracker.urls"
 WSGI_APPLICATION = "cmtracker.wsgi.application"
@@ -204,6 +214,7 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Only the token endpoint is throttled (ScopedRateThrottle on that view): password guessing.
     "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("API_TOKEN_THROTTLE", "10/min")},
+    "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "vouchers.api.errors.exception_handler",
 }
 
@@ -236,6 +247,22 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis when REDIS_URL is set; otherwise a filesystem broker that needs no server, so
 # `make run` works on a fresh machine. Results are not needed by the app (tasks write to the DB).
 REDIS_URL = env_str("REDIS_URL", "")
+# The cache holds the API throttle's counts: in Redis when there is one, so every gunicorn worker
+# and every web container counts the same guesses; otherwise in this process's memory (one process
+# in development). Keys are prefixed so they never meet Celery's, which share the database; nothing
+# in the app clears the cache (RedisCache.clear() would empty the whole Redis database).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "cmtracker-cache",
+            # A hung Redis fails the token endpoint after a second instead of holding the request.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

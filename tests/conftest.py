@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db import connection
 
 from tests import ci_skips
@@ -105,6 +106,16 @@ def _real_services(request):
         bool(os.environ.get("REDIS_URL")),
         "needs Redis (set REDIS_URL; `make test` does when one answers on 127.0.0.1:6379)",
     )
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_memory(request, settings):
+    """Each test's cache in its own memory: with REDIS_URL set the settings put it in Redis, which
+    parallel runs share (one run's throttle counts would reach another's) and which `cache.clear()`
+    would empty for all of them. Tests marked `redis` keep the configured cache."""
+    if not request.node.get_closest_marker("redis"):
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        cache.clear()  # what an earlier test in this process counted
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ setting the stack names exists in the project, so a rename breaks a test instead
 
 import importlib
 import importlib.util
+import ipaddress
 import json
 import re
 import shlex
@@ -285,3 +286,67 @@ def test_exactly_one_process_runs_beat_so_no_schedule_fires_twice(built_services
             runs_beat.append(name)
             assert service.get("deploy", {}).get("replicas", 1) == 1, f"{name} is replicated"
     assert runs_beat == ["beat"]
+
+
+# --- the edge: only a TLS proxy is reachable, and web trusts forwarded headers from it alone ---
+
+
+def gunicorn_option(args, name):
+    for i, arg in enumerate(args):
+        if arg == name:
+            return args[i + 1]
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def test_only_the_tls_proxy_publishes_ports(services):
+    publishing = {name for name, service in services.items() if service.get("ports")}
+    assert publishing == {"proxy"}, "gunicorn, the database and Redis must not be published"
+    assert not services["web"].get("ports")
+    assert [str(port) for port in services["web"]["expose"]] == ["8000"]
+
+
+def test_the_proxy_answers_https_on_443_and_redirects_80(services):
+    proxy = services["proxy"]
+    assert proxy["image"].startswith("caddy:")
+    assert set(proxy["ports"]) == {"80:80", "443:443"}
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def caddyfile_lines() -> list[str]:
+    text = (ROOT / "Caddyfile").read_text()
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0]]
+
+
+def test_the_caddyfile_terminates_tls_and_proxies_to_web():
+    lines = caddyfile_lines()
+    # Caddy redirects http:// to https:// for a site address with a host name (no http:// prefix).
+    assert lines[0] == "{$SITE_ADDRESS:localhost} {"
+    assert "tls internal" in lines
+    assert "reverse_proxy web:8000" in lines
+    # Caddy replaces a client's X-Forwarded-* unless told to trust the sender: it must not be.
+    assert not any(line.startswith("trusted_proxies") for line in lines)
+
+
+def test_web_trusts_forwarded_headers_from_the_proxy_only(services, built_services):
+    args = argv(built_services["web"]["command"])
+    allowed = gunicorn_option(args, "--forwarded-allow-ips").split(",")
+    proxy_address = services["proxy"]["networks"]["edge"]["ipv4_address"]
+    # The proxy, and the container's own loopback for its health check; never "*".
+    assert sorted(allowed) == sorted([proxy_address, "127.0.0.1"])
+    assert "edge" in services["web"]["networks"] and "default" in services["web"]["networks"]
+
+
+def test_the_proxys_address_is_fixed_in_the_edge_network(services):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    subnet = compose["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    proxy_address = services["proxy"]["networks"]["edge"]["ipv4_address"]
+    assert ipaddress.ip_address(proxy_address) in ipaddress.ip_network(subnet)
+
+
+def test_web_counts_one_proxy_in_front_of_it(built_services):
+    environment = built_services["web"]["environment"]
+    assert environment["NUM_PROXIES"] == "1"
+    assert environment["CMTRACKER_PRODUCTION"] == "1"  # which keeps SECURE_PROXY_SSL_HEADER on
