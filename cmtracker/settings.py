@@ -154,6 +154,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # A file, not memory, so a Celery worker started by a test can open the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+# Where the migrations run as the tables' owner (docker-compose.yml's migrate service), the URL
+# the app itself connects with: `manage.py db_app_role` makes that role and grants it row rights
+# only (docs/security.md). Empty elsewhere.
+APP_DATABASE_URL = env_str("APP_DATABASE_URL", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Length and a list of common passwords, no composition rules (NIST SP 800-63B 3.1.1.2): a long

@@ -44,6 +44,21 @@ def argv(command):
     return shlex.split(command) if isinstance(command, str) else list(command)
 
 
+def commands(command):
+    """Each program a service's command runs: `sh -c "a && b"` is a, then b."""
+    args = argv(command)
+    if args[:2] == ["sh", "-c"] and len(args) == 3:
+        return [shlex.split(part) for part in args[2].split("&&")]
+    return [args]
+
+
+def database_user(url: str) -> str:
+    """The user of a postgres:// URL (its password may still be a ${...} of compose)."""
+    match = re.match(r"^postgres(?:ql)?://([^:@/]+)[:@]", url)
+    assert match, f"not a PostgreSQL URL with a user: {url}"
+    return match.group(1)
+
+
 def requirement_names(path):
     names = set()
     for line in path.read_text().splitlines():
@@ -214,16 +229,19 @@ def test_app_services_wait_for_a_healthy_database_and_redis(services):
 
 
 def test_app_services_start_only_after_migrations_have_run(services):
-    assert argv(services["migrate"]["command"])[:3] == ["python", "manage.py", "migrate"]
+    assert commands(services["migrate"]["command"])[0][:3] == ["python", "manage.py", "migrate"]
     for name in APP_SERVICES:
         condition = services[name]["depends_on"].get("migrate", {}).get("condition")
         assert condition == "service_completed_successfully", f"{name} may start before migrate"
 
 
 def test_every_service_command_exists_in_the_project(built_services):
-    for name, service in built_services.items():
-        program, *args = argv(service["command"])
-
+    every_command = [
+        (name, args)
+        for name, service in built_services.items()
+        for args in commands(service["command"])
+    ]
+    for name, (program, *args) in every_command:
         if program == "gunicorn":
             app_modules = [arg for arg in args if APP_MODULE.match(arg)]
             assert len(app_modules) == 1, f"{name}: expected one module:attribute, got {args}"
@@ -248,7 +266,9 @@ def test_every_service_command_exists_in_the_project(built_services):
 
 def test_every_program_a_service_runs_is_pinned_in_requirements(built_services):
     pinned = requirement_names(ROOT / "requirements.txt")
-    programs = {argv(service["command"])[0] for service in built_services.values()}
+    programs = {
+        args[0] for service in built_services.values() for args in commands(service["command"])
+    }
     for program in programs - {"python"}:
         assert program in pinned, f"{program} is run but not pinned in requirements.txt"
 
@@ -350,3 +370,28 @@ def test_web_counts_one_proxy_in_front_of_it(built_services):
     environment = built_services["web"]["environment"]
     assert environment["NUM_PROXIES"] == "1"
     assert environment["CMTRACKER_PRODUCTION"] == "1"  # which keeps SECURE_PROXY_SSL_HEADER on
+
+def test_migrations_run_as_the_tables_owner_who_then_makes_the_apps_role(services):
+    migrate = services["migrate"]
+    assert commands(migrate["command"]) == [
+        ["python", "manage.py", "migrate", "--noinput"],
+        ["python", "manage.py", "db_app_role"],
+    ]
+    owner = services["db"]["environment"]["POSTGRES_USER"]
+    assert database_user(migrate["environment"]["DATABASE_URL"]) == owner
+    # The role it makes is the one web, worker and beat connect as, password included.
+    for name in APP_SERVICES:
+        assert (
+            migrate["environment"]["APP_DATABASE_URL"]
+            == (services[name]["environment"]["DATABASE_URL"])
+        ), f"{name} connects with another URL than the role migrate makes"
+
+
+def test_no_service_runs_the_app_as_the_owner_or_postgres(services, built_services):
+    owner = services["db"]["environment"]["POSTGRES_USER"]
+    for name, service in built_services.items():
+        if name == "migrate":
+            continue
+        user = database_user(service["environment"]["DATABASE_URL"])
+        assert user not in {owner, "postgres"}, f"{name} runs as {user}, who owns the tables"
+        assert "APP_DATABASE_URL" not in service["environment"], f"{name} needs no role-making"
