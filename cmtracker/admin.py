@@ -1,6 +1,19 @@
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import TokenProxy
 
+from cmtracker.admin_scope import ClinicScopedAdmin, ClinicScopedInline, operators_only
 from cmtracker.models import AuditEvent, Clinic, Membership, Notification, User
 
 
@@ -18,51 +31,77 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ClinicScopedInline, admin.TabularInline):
     model = Membership
+    clinic_path = "clinic"
     extra = 0
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
+    # Clinic staff read their colleagues' and patients' accounts; only platform operators set
+    # passwords, groups, permissions and the superuser flag.
+    clinic_path = ("memberships__clinic", "patient__clinic")
+    operators_change = True
     inlines = [MembershipInline]
 
 
 @admin.register(Clinic)
-class ClinicAdmin(admin.ModelAdmin):
+class ClinicAdmin(ClinicScopedAdmin, admin.ModelAdmin):
+    clinic_path = "pk"
     list_display = ["name", "slug", "time_zone", "phone_region"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ClinicScopedAdmin, admin.ModelAdmin):
+    clinic_path = "clinic"
     list_display = ["user", "clinic", "role"]
-    list_filter = ["clinic", "role"]
+    list_filter = [("clinic", admin.RelatedOnlyFieldListFilter), "role"]
     list_select_related = ["user", "clinic"]
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
     """The outbox, as the senders left it; staff send a failed message again from their
     Notifications page, not from here."""
 
     list_display = ["created_at", "kind", "channel", "clinic", "patient", "status", "attempts"]
-    list_filter = ["status", "kind", "channel", "clinic"]
+    list_filter = ["status", "kind", "channel", ("clinic", admin.RelatedOnlyFieldListFilter)]
+    clinic_path = "clinic"
     list_select_related = ["clinic", "patient"]
     search_fields = ["dedupe_key"]
     date_hierarchy = "created_at"
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
     """The audit log: append-only, here as everywhere."""
 
     list_display = ["at", "actor_label", "action", "object_type", "object_id", "patient", "ip"]
-    list_filter = ["action", "object_type", "clinic"]
+    list_filter = ["action", "object_type", ("clinic", admin.RelatedOnlyFieldListFilter)]
+    clinic_path = "clinic"
     list_select_related = ["patient"]
     search_fields = ["actor_label", "object_id", "path"]
     date_hierarchy = "at"
 
+
+# What other apps put in the admin is the platform operators' business: accounts' groups, API
+# tokens, authenticator devices, sign-in lockouts and the beat schedule.
+operators_only(
+    Group,
+    TokenProxy,
+    TOTPDevice,
+    StaticDevice,
+    AccessAttempt,
+    AccessLog,
+    AccessFailureLog,
+    PeriodicTask,
+    ClockedSchedule,
+    CrontabSchedule,
+    SolarSchedule,
+    IntervalSchedule,
+)
 
 admin.site.site_header = "cmtracker"
 admin.site.site_title = "cmtracker"

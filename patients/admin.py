@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from cmtracker import audit
 from cmtracker.admin import ReadOnlyAdmin
+from cmtracker.admin_scope import ClinicScopedAdmin
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, SpecimenResult
 
 
@@ -40,10 +41,11 @@ class EnrollmentInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(AuditedReadsAdmin):
+class PatientAdmin(ClinicScopedAdmin, AuditedReadsAdmin):
+    clinic_path = "clinic"
     audit_patient = "pk"
     list_display = ["record_number", "last_name", "first_name", "clinic", "primary_counselor"]
-    list_filter = ["clinic", "preferred_language"]
+    list_filter = [("clinic", admin.RelatedOnlyFieldListFilter), "preferred_language"]
     search_fields = ["record_number", "first_name", "last_name"]
     list_select_related = ["clinic", "primary_counselor"]
     raw_id_fields = ["user", "primary_counselor"]
@@ -51,7 +53,8 @@ class PatientAdmin(AuditedReadsAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(AuditedReadsAdmin):
+class EnrollmentAdmin(ClinicScopedAdmin, AuditedReadsAdmin):
+    clinic_path = "patient__clinic"
     list_display = ["patient", "protocol", "start_date", "status"]
     list_filter = ["status", "protocol"]
     list_select_related = ["patient", "protocol"]
@@ -87,7 +90,8 @@ class CorrectionInline(admin.TabularInline):
 
 
 @admin.register(Specimen)
-class SpecimenAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
+class SpecimenAdmin(ClinicScopedAdmin, AuditedReadsAdmin, ReadOnlyAdmin):
+    clinic_path = "enrollment__patient__clinic"
     audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "collected_at", "kind", "status", "outcome", "recorded_by"]
     list_filter = ["outcome", "status", "kind"]
@@ -96,7 +100,8 @@ class SpecimenAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
 
 
 @admin.register(Attendance)
-class AttendanceAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
+class AttendanceAdmin(ClinicScopedAdmin, AuditedReadsAdmin, ReadOnlyAdmin):
+    clinic_path = "enrollment__patient__clinic"
     audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "occurred_at", "session_kind", "status", "recorded_by"]
     list_filter = ["status", "session_kind"]
@@ -105,13 +110,18 @@ class AttendanceAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
 
 
 @admin.register(SpecimenResult)
-class SpecimenResultAdmin(ReadOnlyAdmin):
+class SpecimenResultAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_path = "specimen__enrollment__patient__clinic"
     list_display = ["specimen", "substance", "result"]
     list_filter = ["substance", "result"]
     list_select_related = ["specimen"]
 
 
 @admin.register(Correction)
-class CorrectionAdmin(ReadOnlyAdmin):
+class CorrectionAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_path = (
+        "specimen__enrollment__patient__clinic",
+        "attendance__enrollment__patient__clinic",
+    )
     list_display = ["changed_at", "changed_by", "specimen", "attendance", "reason"]
     list_select_related = ["changed_by", "specimen", "attendance"]

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from cmtracker.admin import ReadOnlyAdmin
+from cmtracker.admin_scope import ClinicScopedAdmin
 from cmtracker.inputs import AsciiIntegerField
 from vouchers.models import (
     CatalogItem,
@@ -41,7 +42,8 @@ class PhaseInline(admin.TabularInline):
 
 
 @admin.register(ProtocolPhase)
-class ProtocolPhaseAdmin(admin.ModelAdmin):
+class ProtocolPhaseAdmin(ClinicScopedAdmin, admin.ModelAdmin):
+    clinic_path = None  # shared by every clinic: read by all, changed by platform operators
     formfield_overrides = ASCII_NUMBERS
     list_display = ["protocol", "first_week", "last_week", "tests_per_week", "start_cents"]
     list_select_related = ["protocol"]
@@ -54,10 +56,11 @@ class ProtocolPhaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Protocol)
-class ProtocolAdmin(admin.ModelAdmin):
+class ProtocolAdmin(ClinicScopedAdmin, admin.ModelAdmin):
     """A protocol any enrollment uses is shown read-only: every participant keeps the amounts they
     were promised. "Make a new version" copies it; new enrollments take the new version."""
 
+    clinic_path = None  # shared by every clinic: read by all, changed by platform operators
     list_display = ["slug", "version", "name", "kind", "is_current"]
     list_filter = ["kind", "is_current"]
     inlines = [PhaseInline]
@@ -80,7 +83,8 @@ class ProtocolAdmin(admin.ModelAdmin):
 
 
 @admin.register(Wallet)
-class WalletAdmin(admin.ModelAdmin):
+class WalletAdmin(ClinicScopedAdmin, admin.ModelAdmin):
+    clinic_path = "patient__clinic"
     list_display = ["patient", "balance_cents", "overpayment_cents", "draws_available"]
     list_select_related = ["patient"]
     readonly_fields = [
@@ -100,7 +104,7 @@ class WalletAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
     """Read-only: the ledger is append-only, and entries are written by the services."""
 
     list_display = [
@@ -113,6 +117,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "draws",
         "created_by",
     ]
+    clinic_path = "patient__clinic"
     list_filter = ["kind", "component"]
     list_select_related = ["patient", "created_by"]
     search_fields = ["patient__record_number", "patient__last_name"]
@@ -122,14 +127,21 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CatalogItem)
-class CatalogItemAdmin(ReadOnlyAdmin):
+class CatalogItemAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_path = "clinic"
     list_display = ["name", "clinic", "category", "price_cents", "stock", "prize_tier", "is_active"]
-    list_filter = ["clinic", "category", "prize_tier", "is_active"]
+    list_filter = [
+        ("clinic", admin.RelatedOnlyFieldListFilter),
+        "category",
+        "prize_tier",
+        "is_active",
+    ]
     list_select_related = ["clinic"]
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdmin):
+class StockMovementAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_path = "item__clinic"
     list_display = ["at", "item", "kind", "quantity", "by", "reason"]
     list_filter = ["kind"]
     list_select_related = ["item", "by"]
@@ -146,7 +158,8 @@ class RedemptionLineInline(admin.TabularInline):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ReadOnlyAdmin):
+class RedemptionAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_path = "patient__clinic"
     list_display = ["requested_at", "patient", "status", "total_cents", "requested_by"]
     list_filter = ["status"]
     list_select_related = ["patient", "requested_by"]
@@ -154,20 +167,23 @@ class RedemptionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RedemptionLine)
-class RedemptionLineAdmin(ReadOnlyAdmin):
+class RedemptionLineAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_path = "redemption__patient__clinic"
     list_display = ["redemption", "item", "quantity", "price_cents"]
     list_select_related = ["redemption__patient", "item"]
 
 
 @admin.register(PrizeDraw)
-class PrizeDrawAdmin(ReadOnlyAdmin):
+class PrizeDrawAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_path = "patient__clinic"
     list_display = ["drawn_at", "patient", "tier", "value_cents", "claimed_item", "drawn_by"]
     list_filter = ["tier"]
     list_select_related = ["patient", "claimed_item", "drawn_by"]
 
 
 @admin.register(LabImport)
-class LabImportAdmin(ReadOnlyAdmin):
+class LabImportAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_path = "clinic"
     list_display = ["created_at", "clinic", "status", "rows_done", "rows_total", "created_by"]
     list_filter = ["status"]
     list_select_related = ["clinic", "created_by"]

@@ -8,10 +8,12 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from cmtracker.models import Clinic, Membership, Notification, User
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen
+from tests.factories import ClinicFactory, PatientFactory
 from vouchers.models import LedgerEntry, Wallet
 from vouchers.views.record import today_boards
 
@@ -62,7 +64,7 @@ def test_it_loads_a_clinic_with_staff_and_enrolled_patients_with_history():
     assert_ledger_times_follow_the_test_days(clinic)
     assert_the_portal_patients_get_reminders()
     assert "Demo logins (password: cmtracker-demo)" in out
-    for login in ("admin", "counselor1", "counselor2", "patient1", "patient2"):
+    for login in ("admin", "counselor1", "counselor2", "operator", "patient1", "patient2"):
         assert login in out
 
 
@@ -70,7 +72,11 @@ def assert_staff(clinic):
     roles = dict(clinic.memberships.values_list("user__username", "role"))
     assert roles == {"admin": "admin", "counselor1": "counselor", "counselor2": "counselor"}
     admin = User.objects.get(username="admin")
-    assert admin.is_staff and admin.is_superuser and admin.check_password("cmtracker-demo")
+    assert admin.is_staff and not admin.is_superuser and admin.check_password("cmtracker-demo")
+    assert admin.has_perms(["cmtracker.change_clinic", "patients.view_patient"])
+    assert not admin.has_perm("cmtracker.change_user")
+    operator = User.objects.get(username="operator")
+    assert operator.is_superuser and not operator.memberships.exists()
     assert User.objects.get(username="counselor1").is_staff
 
 
@@ -183,6 +189,27 @@ def test_running_it_again_adds_nothing_and_moves_no_balance():
     assert snapshot() == before
     assert "nothing new" in out
     assert "Demo logins (password: cmtracker-demo)" in out
+
+
+def test_the_demo_administrator_sees_only_the_demo_clinic_in_the_django_admin(client):
+    demo_data()
+    elsewhere = ClinicFactory(name="Hillside Health", slug="hillside")
+    outsider = PatientFactory(clinic=elsewhere, last_name="Elsewhere")
+    patients = reverse("admin:patients_patient_changelist")
+
+    client.force_login(User.objects.get(username="admin"))
+    listed = client.get(patients).context["cl"].result_list
+    assert {p.clinic.slug for p in listed} == {"riverside"} and len(listed) == 12
+    assert client.get(reverse("admin:cmtracker_clinic_changelist")).context["cl"].result_list[
+        :
+    ] == [Clinic.objects.get(slug="riverside")]
+    outsiders_page = reverse("admin:patients_patient_change", args=[outsider.pk])
+    assert client.get(outsiders_page).status_code == 302  # "doesn't exist"
+    assert client.get(reverse("admin:auth_group_changelist")).status_code == 403
+
+    client.force_login(User.objects.get(username="operator"))
+    assert outsider in client.get(patients).context["cl"].result_list
+    assert client.get(outsiders_page).status_code == 200
 
 
 def test_it_refuses_a_production_database_without_force(settings):

@@ -31,6 +31,7 @@ from functools import partial
 from unittest import mock
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -212,11 +213,31 @@ ROSTER = (
 )  # fmt: skip
 
 STAFF = (
-    # username, first name, last name, role, superuser
-    ("admin", "Dana", "Whitfield", Membership.Role.ADMIN, True),
-    ("counselor1", "Casey", "Morgan", Membership.Role.COUNSELOR, False),
-    ("counselor2", "Alejandra", "Ortiz", Membership.Role.COUNSELOR, False),
+    # username, first name, last name, role
+    ("admin", "Dana", "Whitfield", Membership.Role.ADMIN),
+    ("counselor1", "Casey", "Morgan", Membership.Role.COUNSELOR),
+    ("counselor2", "Alejandra", "Ortiz", Membership.Role.COUNSELOR),
 )
+
+# What a clinic administrator does in the Django admin, always within their own clinics
+# (cmtracker/admin_scope.py): the clinic's settings, patients' details and enrollments; the rest
+# is read only. Accounts, groups and the beat schedule are the platform operator's.
+CLINIC_ADMINISTRATORS = "Clinic administrators"
+CLINIC_ADMINISTRATOR_PERMISSIONS = (
+    "change_clinic",
+    "change_patient",
+    "change_enrollment",
+    *(
+        f"view_{model}"
+        for model in (
+            "clinic user membership notification auditevent patient enrollment specimen "
+            "attendance specimenresult correction protocol protocolphase wallet ledgerentry "
+            "catalogitem stockmovement redemption redemptionline prizedraw labimport"
+        ).split()
+    ),
+)
+# The platform operator: a Django superuser who works at no clinic, for what is no clinic's.
+OPERATOR = ("operator", "Sam", "Okafor")
 
 
 class Command(BaseCommand):
@@ -281,6 +302,7 @@ class DemoLoader:
         self.now = timezone.now()
         today = self.clinic.local_date(self.now)
         staff = {username: self.staff_member(username, *rest) for username, *rest in STAFF}
+        self.platform_operator(*OPERATOR)
         counselors = {1: staff["counselor1"], 2: staff["counselor2"]}
         # Every patient draws from the one seeded generator in roster order, whatever exists
         # already, so the same day always gives the same data.
@@ -322,7 +344,7 @@ class DemoLoader:
             self.old_passwords.append(username)
         return user
 
-    def staff_member(self, username, first_name, last_name, role, superuser) -> User:
+    def staff_member(self, username, first_name, last_name, role) -> User:
         user = self.account(
             username,
             first_name=first_name,
@@ -330,18 +352,44 @@ class DemoLoader:
             email=f"{username}@riverside.example.org",
             # Counselors use the Django admin until their own pages exist.
             is_staff=True,
-            is_superuser=superuser,
         )
+        if user.is_superuser:  # loaded by an older demo, when the administrator was one
+            user.is_superuser = False
+            user.save(update_fields=["is_superuser"])
         _, created = Membership.objects.get_or_create(
             user=user, clinic=self.clinic, defaults={"role": role}
         )
         self.created["staff"] += created
+        if role == Membership.Role.ADMIN:
+            user.groups.add(self.clinic_administrators())
+        self.second_factor(user)
+        return user
+
+    def clinic_administrators(self) -> Group:
+        group, _ = Group.objects.get_or_create(name=CLINIC_ADMINISTRATORS)
+        group.permissions.add(
+            *Permission.objects.filter(codename__in=CLINIC_ADMINISTRATOR_PERMISSIONS)
+        )
+        return group
+
+    def platform_operator(self, username, first_name, last_name) -> User:
+        user = self.account(
+            username,
+            first_name=first_name,
+            last_name=last_name,
+            email=f"{username}@cmtracker.example.org",
+            is_staff=True,
+            is_superuser=True,
+        )
+        self.second_factor(user)
+        return user
+
+    def second_factor(self, user: User) -> None:
         # Staff sign in with a second factor. The demo's authenticator key is published (README),
         # like its password: add it to an authenticator app, or ask `manage.py demo_code`.
         TOTPDevice.objects.get_or_create(
             user=user, defaults={"name": "demo authenticator", "key": DEMO_TOTP_KEY_HEX}
         )
-        return user
 
     # --- patients --------------------------------------------------------------------------------
 
@@ -551,8 +599,9 @@ class DemoLoader:
         )
         lines = [
             f"Demo logins (password: {DEMO_PASSWORD}):",
-            "  admin — clinic administrator (Django admin at /admin/)",
+            "  admin — clinic administrator (the Django admin at /admin/, this clinic only)",
             "  counselor1, counselor2 — counselors",
+            "  operator — platform operator (Django superuser, every clinic; no patient pages)",
             f"  staff second factor: authenticator key {DEMO_TOTP_KEY_BASE32}, or the code from"
             " `.venv/bin/python manage.py demo_code`",
             f"  patient portal logins: {portal}",
