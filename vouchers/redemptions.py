@@ -226,7 +226,9 @@ def stock_adjust(*, item: CatalogItem, quantity: int, reason: str, actor) -> int
 
 
 def _redemption_by_key(patient: Patient, key: str) -> Redemption | None:
-    found = Redemption.objects.filter(idempotency_key=key).first()
+    """The redemption made earlier with this key at the patient's clinic. Keys are a clinic's
+    own: one used at another clinic is a new key here (no answer tells that it exists there)."""
+    found = Redemption.objects.filter(key_clinic_id=patient.clinic_id, idempotency_key=key).first()
     if found is not None and found.patient_id != patient.id:
         raise ValidationError({"idempotency_key": _("This key was used for another patient.")})
     return found
@@ -349,6 +351,7 @@ def redemption_request_or_replay(
                 total_cents=total,
                 requested_by=requested_by,
                 idempotency_key=idempotency_key or None,
+                key_clinic_id=patient.clinic_id if idempotency_key else None,
             )
             lines = RedemptionLine.objects.bulk_create(
                 RedemptionLine(
