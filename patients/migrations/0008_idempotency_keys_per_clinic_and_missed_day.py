@@ -20,13 +20,13 @@ def keys_to_their_clinic_and_marks_to_their_day(apps, schema_editor):
     Attendance = apps.get_model("patients", "Attendance")
     marks = Specimen.objects.filter(
         idempotency_key__startswith="missed:", recorded_by__isnull=True
-    ).only("id", "enrollment_id", "idempotency_key")
+    ).only("id", "enrollment_id", "idempotency_key", "key_clinic_id")
     for mark in marks.iterator():
         found = MARK.match(mark.idempotency_key)
         if found and int(found[1]) == mark.enrollment_id:
             mark.missed_day = date.fromisoformat(found[2])
-            mark.idempotency_key = None
-            mark.save(update_fields=["missed_day", "idempotency_key"])
+            mark.idempotency_key = mark.key_clinic_id = None
+            mark.save(update_fields=["missed_day", "idempotency_key", "key_clinic"])
     clinic = Subquery(
         Enrollment.objects.filter(pk=OuterRef("enrollment_id")).values("patient__clinic_id")[:1]
     )
@@ -42,58 +42,98 @@ def marks_back_to_keys(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cmtracker', '0004_clinic_phone_region'),
-        ('patients', '0007_bounded_text_and_record_numbers'),
+        ("cmtracker", "0004_clinic_phone_region"),
+        ("patients", "0007_bounded_text_and_record_numbers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='attendance',
-            name='key_clinic',
-            field=models.ForeignKey(blank=True, editable=False, help_text='The clinic the idempotency key was sent at: keys are unique per clinic.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='cmtracker.clinic'),
+            model_name="attendance",
+            name="key_clinic",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                help_text="The clinic the idempotency key was sent at: keys are unique per clinic.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="cmtracker.clinic",
+            ),
         ),
         migrations.AddField(
-            model_name='specimen',
-            name='key_clinic',
-            field=models.ForeignKey(blank=True, editable=False, help_text='The clinic the idempotency key was sent at: keys are unique per clinic.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='cmtracker.clinic'),
+            model_name="specimen",
+            name="key_clinic",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                help_text="The clinic the idempotency key was sent at: keys are unique per clinic.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="cmtracker.clinic",
+            ),
         ),
         migrations.AddField(
-            model_name='specimen',
-            name='missed_day',
-            field=models.DateField(blank=True, editable=False, help_text="Set by the missed-test beat only: the test day this mark is for (never a client's key), so a rerun never marks the day twice.", null=True),
+            model_name="specimen",
+            name="missed_day",
+            field=models.DateField(
+                blank=True,
+                editable=False,
+                help_text="Set by the missed-test beat only: the test day this mark is for (never a client's key), so a rerun never marks the day twice.",
+                null=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='attendance',
-            name='idempotency_key',
+            model_name="attendance",
+            name="idempotency_key",
             field=models.CharField(blank=True, max_length=100, null=True),
         ),
         migrations.AlterField(
-            model_name='specimen',
-            name='idempotency_key',
+            model_name="specimen",
+            name="idempotency_key",
             field=models.CharField(blank=True, max_length=100, null=True),
         ),
         migrations.RunPython(keys_to_their_clinic_and_marks_to_their_day, marks_back_to_keys),
         migrations.AddConstraint(
-            model_name='attendance',
-            constraint=models.UniqueConstraint(fields=('key_clinic', 'idempotency_key'), name='attendance_key_unique_per_clinic'),
+            model_name="attendance",
+            constraint=models.UniqueConstraint(
+                fields=("key_clinic", "idempotency_key"), name="attendance_key_unique_per_clinic"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='attendance',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('idempotency_key__isnull', True), ('key_clinic__isnull', True)), models.Q(('idempotency_key__isnull', False), ('key_clinic__isnull', False)), _connector='OR'), name='attendance_key_has_its_clinic'),
+            model_name="attendance",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("idempotency_key__isnull", True), ("key_clinic__isnull", True)),
+                    models.Q(("idempotency_key__isnull", False), ("key_clinic__isnull", False)),
+                    _connector="OR",
+                ),
+                name="attendance_key_has_its_clinic",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='specimen',
-            constraint=models.UniqueConstraint(fields=('key_clinic', 'idempotency_key'), name='specimen_key_unique_per_clinic'),
+            model_name="specimen",
+            constraint=models.UniqueConstraint(
+                fields=("key_clinic", "idempotency_key"), name="specimen_key_unique_per_clinic"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='specimen',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('idempotency_key__isnull', True), ('key_clinic__isnull', True)), models.Q(('idempotency_key__isnull', False), ('key_clinic__isnull', False)), _connector='OR'), name='specimen_key_has_its_clinic'),
+            model_name="specimen",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("idempotency_key__isnull", True), ("key_clinic__isnull", True)),
+                    models.Q(("idempotency_key__isnull", False), ("key_clinic__isnull", False)),
+                    _connector="OR",
+                ),
+                name="specimen_key_has_its_clinic",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='specimen',
-            constraint=models.UniqueConstraint(fields=('enrollment', 'missed_day'), name='specimen_one_missed_mark_a_day'),
+            model_name="specimen",
+            constraint=models.UniqueConstraint(
+                fields=("enrollment", "missed_day"), name="specimen_one_missed_mark_a_day"
+            ),
         ),
     ]
