@@ -82,8 +82,10 @@ def test_a_key_shaped_like_a_missed_mark_leaves_the_other_clinics_mark_alone(
     )
     assert planted.status_code == 201
 
-    missed_tests_mark(now=datetime.combine(FRI, time(17), tzinfo=clinic.tz))
-    assert Specimen.objects.filter(enrollment=enrollment, missed_day=FRI, status="missed").exists()
+    closing = datetime.combine(FRI, time(17), tzinfo=clinic.tz)
+    missed_tests_mark(now=closing)
+    (mark,) = Specimen.objects.filter(enrollment=enrollment, collected_at=closing)
+    assert mark.status == "missed"
 
     late = api(counselor).post(
         "/api/v1/specimens/",
@@ -94,6 +96,8 @@ def test_a_key_shaped_like_a_missed_mark_leaves_the_other_clinics_mark_alone(
     theirs_planted = Specimen.objects.get(pk=planted.json()["specimen"]["id"])
     assert theirs_planted.status == "missed"
     assert not Correction.objects.filter(specimen=theirs_planted).exists()
+    mark.refresh_from_db()
+    assert mark.status == "excused"  # Riverside's own mark gives way to Riverside's result
 
 
 def test_an_attendance_key_used_at_another_clinic_answers_201(
