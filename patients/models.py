@@ -237,11 +237,42 @@ class Specimen(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
+    key_clinic = models.ForeignKey(
+        Clinic,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The clinic the idempotency key was sent at: keys are unique per clinic."),
+    )
+    missed_day = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Set by the missed-test beat only: the test day this mark is for (never a client's "
+            "key), so a rerun never marks the day twice."
+        ),
+    )
 
     class Meta:
         ordering = ["collected_at", "id"]
         indexes = [models.Index(fields=["enrollment", "collected_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_clinic", "idempotency_key"], name="specimen_key_unique_per_clinic"
+            ),
+            models.CheckConstraint(
+                condition=Q(idempotency_key__isnull=True, key_clinic__isnull=True)
+                | Q(idempotency_key__isnull=False, key_clinic__isnull=False),
+                name="specimen_key_has_its_clinic",
+            ),
+            models.UniqueConstraint(
+                fields=["enrollment", "missed_day"], name="specimen_one_missed_mark_a_day"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.collected_at:%Y-%m-%d %H:%M} {self.outcome}"
@@ -290,12 +321,31 @@ class Attendance(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
+    key_clinic = models.ForeignKey(
+        Clinic,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The clinic the idempotency key was sent at: keys are unique per clinic."),
+    )
 
     class Meta:
         ordering = ["occurred_at", "id"]
         verbose_name_plural = "attendance"
         indexes = [models.Index(fields=["enrollment", "occurred_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_clinic", "idempotency_key"], name="attendance_key_unique_per_clinic"
+            ),
+            models.CheckConstraint(
+                condition=Q(idempotency_key__isnull=True, key_clinic__isnull=True)
+                | Q(idempotency_key__isnull=False, key_clinic__isnull=False),
+                name="attendance_key_has_its_clinic",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_session_kind_display()} {self.occurred_at:%Y-%m-%d} {self.status}"

@@ -147,7 +147,10 @@ def specimen_create(
     notes: str,
     recorded_by,
     idempotency_key: str | None,
+    missed_day: date | None = None,
 ) -> Specimen:
+    """Write a specimen and its results. `idempotency_key` is a client's key, unique at the
+    patient's clinic; `missed_day` is the missed-test beat's own mark, which no client sets."""
     specimen = Specimen.objects.create(
         enrollment=enrollment,
         collected_at=collected_at,
@@ -158,6 +161,8 @@ def specimen_create(
         notes=notes,
         recorded_by=recorded_by,
         idempotency_key=idempotency_key or None,
+        key_clinic_id=enrollment.patient.clinic_id if idempotency_key else None,
+        missed_day=missed_day,
     )
     audit.created(
         SpecimenResult.objects.bulk_create(

@@ -305,8 +305,11 @@ def _validate(*, clinic: Clinic, lines: list[tuple[int, dict[str, str]]]) -> lis
             ).values_list("enrollment__patient_id", "collected_at", "kind")
         )
     keys = {row.idempotency_key for row in rows if row.idempotency_key}
+    # Keys are the clinic's own: one used at another clinic is a new key here.
     used_keys = set(
-        Specimen.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
+        Specimen.objects.filter(key_clinic=clinic, idempotency_key__in=keys).values_list(
+            "idempotency_key", flat=True
+        )
     )
 
     seen: dict[tuple, int] = {}
@@ -485,6 +488,7 @@ def _write(rows: list[ImportRow], actor) -> list[Specimen]:
                 notes=row.notes,
                 recorded_by=actor,
                 idempotency_key=row.idempotency_key,
+                key_clinic_id=row.patient.clinic_id if row.idempotency_key else None,
             )
             for row in rows
         ],

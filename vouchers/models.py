@@ -435,10 +435,29 @@ class Redemption(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     handed_over_at = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
+    key_clinic = models.ForeignKey(
+        Clinic,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The clinic the idempotency key was sent at: keys are unique per clinic."),
+    )
 
     class Meta:
         ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_clinic", "idempotency_key"], name="redemption_key_unique_per_clinic"
+            ),
+            models.CheckConstraint(
+                condition=Q(idempotency_key__isnull=True, key_clinic__isnull=True)
+                | Q(idempotency_key__isnull=False, key_clinic__isnull=False),
+                name="redemption_key_has_its_clinic",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.patient} · {self.get_status_display()} · {self.total_cents}¢"
@@ -480,10 +499,29 @@ class PrizeDraw(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
+    key_clinic = models.ForeignKey(
+        Clinic,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The clinic the idempotency key was sent at: keys are unique per clinic."),
+    )
 
     class Meta:
         ordering = ["drawn_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_clinic", "idempotency_key"], name="prize_draw_key_unique_per_clinic"
+            ),
+            models.CheckConstraint(
+                condition=Q(idempotency_key__isnull=True, key_clinic__isnull=True)
+                | Q(idempotency_key__isnull=False, key_clinic__isnull=False),
+                name="prize_draw_key_has_its_clinic",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.patient}: {self.tier}"

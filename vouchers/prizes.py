@@ -106,14 +106,16 @@ def prize_cap_remaining(*, patient: Patient, enrollment: Enrollment, today: date
 
 
 def _draws_by_key(patient: Patient, key: str) -> list[PrizeDraw] | None:
-    """The draws an earlier request with this key made, in order, or None."""
+    """The draws an earlier request with this key made at the patient's clinic, in order, or
+    None. Keys are a clinic's own: one used at another clinic is a new key here."""
     prefix = f"{key}:"
+    at_clinic = PrizeDraw.objects.filter(key_clinic_id=patient.clinic_id)
     # The common case, a fresh key, is one lookup on the unique index.
-    if not PrizeDraw.objects.filter(idempotency_key=f"{prefix}1").exists():
+    if not at_clinic.filter(idempotency_key=f"{prefix}1").exists():
         return None
     found = [
         d
-        for d in PrizeDraw.objects.filter(idempotency_key__startswith=prefix)
+        for d in at_clinic.filter(idempotency_key__startswith=prefix)
         if d.idempotency_key[len(prefix) :].isdigit()
     ]
     if not found:
@@ -218,6 +220,7 @@ def draws_run(
                         capped=capped,
                         drawn_by=drawn_by,
                         idempotency_key=f"{idempotency_key}:{n}" if idempotency_key else None,
+                        key_clinic_id=patient.clinic_id if idempotency_key else None,
                     )
                 )
             audit.created(PrizeDraw.objects.bulk_create(draws))
@@ -237,8 +240,8 @@ def draws_run(
             wallet.save()
             return draws
     except IntegrityError:
-        # The same key for another patient won a race (one patient's requests queue on the
-        # wallet lock, so they never get here).
+        # The same key for another patient of the clinic won a race (one patient's requests
+        # queue on the wallet lock, so they never get here).
         earlier = idempotency_key and _draws_by_key(patient, idempotency_key)
         if not earlier:
             raise

@@ -226,7 +226,9 @@ def stock_adjust(*, item: CatalogItem, quantity: int, reason: str, actor) -> int
 
 
 def _redemption_by_key(patient: Patient, key: str) -> Redemption | None:
-    found = Redemption.objects.filter(idempotency_key=key).first()
+    """The redemption made earlier with this key at the patient's clinic. Keys are a clinic's
+    own: one used at another clinic is a new key here (no answer tells that it exists there)."""
+    found = Redemption.objects.filter(key_clinic_id=patient.clinic_id, idempotency_key=key).first()
     if found is not None and found.patient_id != patient.id:
         raise ValidationError({"idempotency_key": _("This key was used for another patient.")})
     return found
@@ -270,6 +272,15 @@ def _offerable(patient: Patient, catalog: dict[int, CatalogItem], wanted: dict[i
             )
 
 
+@dataclass(frozen=True)
+class Requested:
+    """A redemption request's answer: the redemption, and whether it was made earlier with the
+    same idempotency key (a replay charges nothing; the API answers 200 instead of 201)."""
+
+    redemption: Redemption
+    replayed: bool
+
+
 def redemption_request(
     *,
     patient: Patient,
@@ -277,6 +288,20 @@ def redemption_request(
     requested_by,
     idempotency_key: str | None = None,
 ) -> Redemption:
+    """A patient (or a counselor for them) asks for catalog items; the points are held at once.
+    See redemption_request_or_replay, which also says whether the key was seen before."""
+    return redemption_request_or_replay(
+        patient=patient, items=items, requested_by=requested_by, idempotency_key=idempotency_key
+    ).redemption
+
+
+def redemption_request_or_replay(
+    *,
+    patient: Patient,
+    items: list[tuple[CatalogItem | int, int]],
+    requested_by,
+    idempotency_key: str | None = None,
+) -> Requested:
     """A patient (or a counselor for them) asks for catalog items; the points are held at once.
 
     1. A repeated idempotency key answers the first redemption, charging nothing again.
@@ -289,7 +314,7 @@ def redemption_request(
     if idempotency_key:
         existing = _redemption_by_key(patient, idempotency_key)
         if existing is not None:
-            return existing
+            return Requested(existing, replayed=True)
     wanted = _wanted(items)
     _offerable(patient, CatalogItem.objects.in_bulk(list(wanted)), wanted)
     try:
@@ -299,7 +324,7 @@ def redemption_request(
                 # A twin request may have committed while this one waited for the lock.
                 existing = _redemption_by_key(patient, idempotency_key)
                 if existing is not None:
-                    return existing
+                    return Requested(existing, replayed=True)
             catalog = {
                 item.pk: item
                 for item in CatalogItem.objects.select_for_update()
@@ -326,6 +351,7 @@ def redemption_request(
                 total_cents=total,
                 requested_by=requested_by,
                 idempotency_key=idempotency_key or None,
+                key_clinic_id=patient.clinic_id if idempotency_key else None,
             )
             lines = RedemptionLine.objects.bulk_create(
                 RedemptionLine(
@@ -363,8 +389,8 @@ def redemption_request(
         existing = idempotency_key and _redemption_by_key(patient, idempotency_key)
         if not existing:
             raise
-        return existing
-    return redemption
+        return Requested(existing, replayed=True)
+    return Requested(redemption, replayed=False)
 
 
 def _transition(redemption: Redemption, allowed: tuple[str, ...], refused: str):

@@ -2,9 +2,9 @@
 
 Both services take the clock (`now`) and run from Celery beat every few minutes (vouchers.tasks).
 Running one twice, or two at once, changes nothing the second time: every message has a dedupe
-key in the outbox and every missed mark an idempotency key. Days and times are each clinic's own,
-in its time zone, so a reminder at 09:00 is 09:00 on the clinic's clock on both sides of a
-daylight-saving change.
+key in the outbox and every missed mark its day (`Specimen.missed_day`, unique per enrollment).
+Days and times are each clinic's own, in its time zone, so a reminder at 09:00 is 09:00 on the
+clinic's clock on both sides of a daylight-saving change.
 """
 
 from __future__ import annotations
@@ -346,8 +346,9 @@ def missed_tests_mark(*, now: datetime) -> int:
     1. Active enrollments a chunk at a time; their schedules in Python, and the specimens of those
        days in one query per chunk.
     2. The enrollments with a scheduled day that has no specimen, a batch at a time, each batch in
-       one transaction (see _missed_write): a `missed` specimen at that day's closing time, keyed
-       `missed:<enrollment>:<day>` so a rerun or a second beat never marks a day twice, then
+       one transaction (see _missed_write): a `missed` specimen at that day's closing time, its
+       `missed_day` set (unique per enrollment, and out of every client's reach) so a rerun or
+       a second beat never marks a day twice, then
        settlement, so the streak resets as the protocol says.
     3. Each staff member of the clinic with an email gets, per day, the list of who missed.
     """
@@ -428,7 +429,7 @@ def _missed_write(misses: list, clock: ClinicClock) -> list[tuple[Enrollment, da
 
     1. Lock the patients' wallets, so no result is being recorded for them meanwhile.
     2. Look again under the locks: a result recorded since the chunk was read counts, and so does
-       a mark another run made (its key; it may since have been corrected to another day).
+       a mark another run made (its `missed_day`; it may since have been corrected to another day).
     3. Write the marks, then settle each enrollment that got one.
     """
     enrollments = [enrollment for enrollment, _days in misses]
@@ -438,19 +439,19 @@ def _missed_write(misses: list, clock: ClinicClock) -> list[tuple[Enrollment, da
     with transaction.atomic():
         _wallets_lock(e.patient_id for e in enrollments)
         taken = _specimen_days(enrollments, clock, first, last)
-        wanted = {
-            f"missed:{enrollment.pk}:{day.isoformat()}": (enrollment, day)
+        wanted = [
+            (enrollment, day)
             for enrollment, days in misses
             for day in days
             if (enrollment.pk, day) not in taken
-        }
+        ]
         used = set(
-            Specimen.objects.filter(idempotency_key__in=list(wanted)).values_list(
-                "idempotency_key", flat=True
-            )
+            Specimen.objects.filter(
+                enrollment__in=enrollments, missed_day__gte=first, missed_day__lte=last
+            ).values_list("enrollment_id", "missed_day")
         )
-        for key, (enrollment, day) in wanted.items():
-            if key in used:
+        for enrollment, day in wanted:
+            if (enrollment.pk, day) in used:
                 continue
             clinical.specimen_create(
                 enrollment=enrollment,
@@ -462,7 +463,8 @@ def _missed_write(misses: list, clock: ClinicClock) -> list[tuple[Enrollment, da
                 secondary_negative=False,
                 notes="",
                 recorded_by=None,
-                idempotency_key=key,
+                idempotency_key=None,
+                missed_day=day,
             )
             marked.append((enrollment, day))
         for enrollment in {e.pk: e for e, _day in marked}.values():

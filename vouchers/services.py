@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -372,16 +372,14 @@ def missed_marks_withdraw(specimens: list[Specimen], actor) -> int:
     is excused, with the reason kept in its corrections, never deleted; settling then pays the
     real results as if the marks had never been there. Call inside the recording transaction,
     before settling. Returns how many marks were withdrawn."""
-    keys = {
-        f"missed:{s.enrollment_id}:{s.enrollment.patient.clinic.local_date(s.collected_at)}"
-        for s in specimens
-        if s.status != Specimen.Status.MISSED
-    }
-    if not keys:
+    days = Q()
+    for s in specimens:
+        if s.status != Specimen.Status.MISSED:
+            day = s.enrollment.patient.clinic.local_date(s.collected_at)
+            days |= Q(enrollment_id=s.enrollment_id, missed_day=day)
+    if not days:
         return 0
-    marks = Specimen.objects.filter(
-        idempotency_key__in=keys, status=Specimen.Status.MISSED
-    ).select_for_update()
+    marks = Specimen.objects.filter(days, status=Specimen.Status.MISSED).select_for_update()
     withdrawn = 0
     for mark in marks:
         clinical.specimen_change(
@@ -411,8 +409,13 @@ def _attendance_recorded(attendance: Attendance, settlement: Settlement, replaye
 
 
 def _by_key(model, patient: Patient, key: str):
-    """The specimen or attendance recorded earlier with this idempotency key, if any."""
-    record = model.objects.select_related("enrollment").filter(idempotency_key=key).first()
+    """The specimen or attendance recorded earlier with this idempotency key at the patient's
+    clinic, if any. Keys are a clinic's own: one used at another clinic is a new key here."""
+    record = (
+        model.objects.select_related("enrollment")
+        .filter(key_clinic_id=patient.clinic_id, idempotency_key=key)
+        .first()
+    )
     if record is not None and record.enrollment.patient_id != patient.id:
         raise ValidationError({"idempotency_key": _("This key was used for another patient.")})
     return record
@@ -531,6 +534,7 @@ def attendance_record(
                 notes=notes,
                 recorded_by=recorded_by,
                 idempotency_key=idempotency_key or None,
+                key_clinic_id=patient.clinic_id if idempotency_key else None,
             )
             settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
             notices.award_notice_queue(

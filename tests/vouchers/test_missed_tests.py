@@ -65,7 +65,7 @@ def test_a_test_day_with_no_result_is_marked_missed_after_closing_and_not_before
     (specimen,) = missed(patient)
     assert (specimen.status, specimen.outcome) == ("missed", "M")
     assert specimen.collected_at == closing(clinic, FRI)
-    assert specimen.idempotency_key == f"missed:{tested.pk}:2026-01-16"
+    assert (specimen.missed_day, specimen.idempotency_key) == (FRI, None)
     assert specimen.recorded_by is None
 
 
@@ -127,7 +127,7 @@ def test_a_result_corrected_onto_a_marked_day_withdraws_the_mark(
         collected_at=at(clinic, FRI),
     )
 
-    (mark,) = Specimen.objects.filter(idempotency_key=f"missed:{tested.pk}:2026-01-16")
+    (mark,) = Specimen.objects.filter(enrollment=tested, missed_day=FRI)
     assert mark.status == "excused"
     assert reward_summary(patient=patient, today=FRI + timedelta(days=1)).streak == 6
 

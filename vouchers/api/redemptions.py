@@ -161,15 +161,14 @@ class RedemptionViewSet(
         form = RedemptionRequestSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        key = data.get("idempotency_key") or None
-        seen = bool(key) and Redemption.objects.filter(idempotency_key=key).exists()
-        redemption = redemptions.redemption_request(
+        requested = redemptions.redemption_request_or_replay(
             patient=data["patient"],
             items=[(wanted["item"], wanted["quantity"]) for wanted in data["items"]],
             requested_by=request.user,
-            idempotency_key=key,
+            idempotency_key=data.get("idempotency_key") or None,
         )
-        return self._answer(redemption, status.HTTP_200_OK if seen else status.HTTP_201_CREATED)
+        code = status.HTTP_200_OK if requested.replayed else status.HTTP_201_CREATED
+        return self._answer(requested.redemption, code)
 
     @extend_schema(request=None, responses={200: RedemptionSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
