@@ -6,12 +6,15 @@ guessing) what Riverside's keys look like; nothing they send changes a Riverside
 answer tells them whether a key was used at Riverside.
 """
 
+import importlib
 from datetime import date, datetime, time
+from pathlib import Path
 
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 
+import patients.migrations as patients_migrations
 from patients.models import Correction, Specimen
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
@@ -193,10 +196,9 @@ def test_a_lab_file_with_a_key_used_at_another_clinic_imports(
 
 
 def test_existing_marks_move_to_their_day_and_keys_to_their_clinic(clinic, patient, streak):
-    module = __import__(
-        "patients.migrations.0008_idempotency_keys_per_clinic_and_missed_day",
-        fromlist=["keys_to_their_clinic_and_marks_to_their_day"],
-    )
+    # Found by name, not number, so renumbering the migration does not break the test.
+    (path,) = Path(patients_migrations.__file__).parent.glob("*_idempotency_keys_per_clinic_*.py")
+    module = importlib.import_module(f"patients.migrations.{path.stem}")
     mark = Specimen.objects.create(
         enrollment=streak,
         collected_at=closing(clinic, FRI),
