@@ -379,3 +379,46 @@ def test_the_admin_edits_the_clinics_and_the_patients_wording(client, clinic, pa
 
     assert 'name="discreet_messages"' in clinic_page.content.decode()
     assert 'name="message_style"' in patient_page.content.decode()
+
+
+# --- patients already in treatment ----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_patients_already_in_treatment_keep_the_detailed_wording():
+    """The migration leaves the messages of everyone already enrolled as they were (they change
+    them on their settings page); only patients added afterwards follow the clinic's choice."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    graph = executor.loader.graph
+
+    def named(app, suffix):  # found by name, whatever number it is given
+        return next(key for key in graph.nodes if key[0] == app and key[1].endswith(suffix))
+
+    adds = [named("cmtracker", "_clinic_discreet_messages"), named("patients", "_message_style")]
+    before = [
+        next(p.key for p in graph.node_map[key].parents if p.key[0] == key[0]) for key in adds
+    ]
+    after = [adds[1]]
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        clinic = old.get_model("cmtracker", "Clinic").objects.create(name="Old Town", slug="old")
+        old.get_model("patients", "Patient").objects.create(
+            clinic=clinic, record_number="O-1", first_name="Ona", last_name="Ruiz"
+        )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    new = executor.loader.project_state(after).apps
+
+    existing = Patient.objects.get(record_number="O-1")
+    added = Patient.objects.create(
+        clinic_id=existing.clinic_id, record_number="N-1", first_name="Nia", last_name="Diaz"
+    )
+    assert new.get_model("patients", "Patient").objects.count() == 2
+    assert existing.message_style == DETAILED
+    assert not existing.discreet_messages
+    assert (added.message_style, added.discreet_messages) == (CLINIC, True)
