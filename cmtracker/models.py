@@ -101,6 +101,15 @@ class Clinic(models.Model):
         default=time(18, 0),
         help_text=_("When patients who asked for it hear about tomorrow's test."),
     )
+    discreet_messages = models.BooleanField(
+        _("discreet messages"),
+        default=True,
+        help_text=_(
+            "Texts and emails leave out the clinic's name, the test and amounts (\"Reminder for "
+            'today (before 5 p.m.)."), so a lock screen shows nothing of treatment; for every '
+            "patient who leaves the wording to the clinic."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

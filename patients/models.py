@@ -46,6 +46,11 @@ class Patient(models.Model):
         ENGLISH = "en", "English"
         SPANISH = "es", "Español"
 
+    class MessageStyle(models.TextChoices):
+        CLINIC = "clinic", _("As the clinic chooses")
+        DISCREET = "discreet", _("Discreet: no clinic name, test or amount")
+        DETAILED = "detailed", _("Detailed: the clinic's name, the test and what it earns")
+
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -89,6 +94,16 @@ class Patient(models.Model):
     reminder_evening_before = models.BooleanField(
         _("also remind me the evening before"), default=False
     )
+    message_style = models.CharField(
+        _("wording of texts and emails"),
+        max_length=16,
+        choices=MessageStyle.choices,
+        default=MessageStyle.CLINIC,
+        help_text=_(
+            "Discreet messages show nothing of treatment on a lock screen; detailed ones name "
+            "the clinic, the test and what it earns."
+        ),
+    )
     sms_opted_out_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -120,6 +135,14 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def discreet_messages(self) -> bool:
+        """Whether texts and emails to this patient leave out the clinic, the test and amounts:
+        the patient's own choice, else the clinic's."""
+        if self.message_style == self.MessageStyle.CLINIC:
+            return self.clinic.discreet_messages
+        return self.message_style == self.MessageStyle.DISCREET
 
 
 class Enrollment(models.Model):

@@ -57,6 +57,9 @@ class PatientFactory(DjangoModelFactory):
     record_number = factory.Sequence(lambda n: f"MRN{n:05d}")
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
+    # Most tests read what a message promises (amounts, streaks): the detailed wording. A new
+    # patient's real default, the clinic's (discreet) one: tests/vouchers/test_discreet_messages.py.
+    message_style = Patient.MessageStyle.DETAILED
 
 
 class EnrollmentFactory(DjangoModelFactory):

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from cmtracker.inputs import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
@@ -227,7 +227,32 @@ class ReminderSettingsForm(forms.Form):
         label=_("Send me text messages (SMS)"), required=False
     )
     reminder_consent_email = forms.BooleanField(label=_("Send me emails"), required=False)
+    message_style = forms.ChoiceField(
+        label=_("How my texts and emails read"),
+        widget=forms.RadioSelect,
+        choices=Patient.MessageStyle.choices,
+    )
     preferred_language = forms.ChoiceField(label=_("Language"), choices=Patient.Language.choices)
+
+    def __init__(self, *args, clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The patient reads what "the clinic's choice" is today, not a riddle.
+        clinic_choice = (
+            _("As the clinic chooses (now discreet)")
+            if clinic.discreet_messages
+            else _("As the clinic chooses (now detailed)")
+        )
+        discreet = _('Discreet: only "Reminder for today (before %(time)s)."') % {
+            "time": formats.time_format(clinic.closes_at, "TIME_FORMAT")
+        }
+        self.fields["message_style"].choices = [
+            (Patient.MessageStyle.DISCREET, discreet),
+            (
+                Patient.MessageStyle.DETAILED,
+                _("Detailed: the clinic's name, the test day and what a negative test earns"),
+            ),
+            (Patient.MessageStyle.CLINIC, clinic_choice),
+        ]
 
 
 # The services name a few things differently from the forms.

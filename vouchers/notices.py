@@ -2,9 +2,14 @@
 the counselors' digest of missed tests.
 
 Composing only: who may be reached on which channel (consent, an address, no SMS after STOP),
-the text in the patient's language, and the outbox row's dedupe key. Sending is the outbox's
-(cmtracker.notifications), which these functions call inside the caller's transaction, so a
-notice is written together with its cause or not at all.
+the text in the patient's language and wording, and the outbox row's dedupe key. Sending is the
+outbox's (cmtracker.notifications), which these functions call inside the caller's transaction,
+so a notice is written together with its cause or not at all.
+
+Every message to a patient has a discreet wording (Patient.discreet_messages, the default for new
+patients): no clinic name, no test, session or reward, no amount, in the body and the email
+subject alike, so a lock screen or an inbox preview shows nothing of treatment ("Reminder for
+today (before 5 p.m.)."). The detailed wording names the clinic, the test and what it earns.
 """
 
 from __future__ import annotations
@@ -146,16 +151,23 @@ def test_reminder_rows(
 ) -> list[dict]:
     """The outbox rows of the day's reminder, one per reachable channel."""
     with translation.override(patient.preferred_language):
-        if test_due and session_due:
-            what = _("Today is a test day, and you have a therapy session.")
-        elif test_due:
-            what = _("Today is a test day.")
+        if patient.discreet_messages:
+            # A test day and a session day read alike: either names the treatment.
+            body = _("Reminder for today (before %(time)s).") % {"time": _time(clinic.closes_at)}
+            subject = _("Reminder for today")
         else:
-            what = _("You have a therapy session today.")
-        closes = _("The clinic is open until %(time)s today.") % {"time": _time(clinic.closes_at)}
-        earns = _earns(promise, "today") if test_due and promise else ""
-        body = _join(f"{clinic.name}:", what, earns, closes)
-        subject = _("Test day today") if test_due else _("Your session today")
+            if test_due and session_due:
+                what = _("Today is a test day, and you have a therapy session.")
+            elif test_due:
+                what = _("Today is a test day.")
+            else:
+                what = _("You have a therapy session today.")
+            closes = _("The clinic is open until %(time)s today.") % {
+                "time": _time(clinic.closes_at)
+            }
+            earns = _earns(promise, "today") if test_due and promise else ""
+            body = _join(f"{clinic.name}:", what, earns, closes)
+            subject = _("Test day today") if test_due else _("Your session today")
     return _per_channel(
         clinic=clinic,
         patient=patient,
@@ -179,10 +191,14 @@ def evening_reminder_rows(
     """The evening-before reminder of test day `day`, one row per reachable channel."""
     with translation.override(patient.preferred_language):
         when = long_day(day)
-        what = _("Tomorrow, %(day)s, is a test day.") % {"day": when}
-        earns = _earns(promise, "tomorrow") if promise else ""
-        body = _join(f"{clinic.name}:", what, earns)
-        subject = _("Test day tomorrow")
+        if patient.discreet_messages:
+            body = _("Reminder for tomorrow, %(day)s.") % {"day": when}
+            subject = _("Reminder for tomorrow")
+        else:
+            what = _("Tomorrow, %(day)s, is a test day.") % {"day": when}
+            earns = _earns(promise, "tomorrow") if promise else ""
+            body = _join(f"{clinic.name}:", what, earns)
+            subject = _("Test day tomorrow")
     return _per_channel(
         clinic=clinic,
         patient=patient,
@@ -211,36 +227,15 @@ def award_notice_queue(*, settlement, award: engine.Award | None, source, now: d
     if not addresses:
         return 0
     clinic = patient.clinic
-    is_prize = enrollment.protocol.kind == engine.PRIZE
-    wallet = settlement.wallet
-    # The next negative after this one, every cap counted (Settlement.next_award).
-    promise = promise_from(is_prize=is_prize, award=settlement.next_award(award.day))
     is_session = award.kind == engine.ATTENDANCE
     with translation.override(patient.preferred_language):
-        if is_prize and award.draws:
-            earned = ngettext(
-                "You earned %(n)s prize draw.", "You earned %(n)s prize draws.", award.draws
-            ) % {"n": award.draws}
-            standing = ngettext(
-                "You have %(n)s draw to make at the clinic.",
-                "You have %(n)s draws to make at the clinic.",
-                wallet.draws_available,
-            ) % {"n": wallet.draws_available}
+        if patient.discreet_messages:
+            # That something changed, never what or why: the portal says the rest.
+            body = _("Your account has been updated. Sign in to see it.")
+            subject = _("Your account has been updated")
         else:
-            earned = (
-                _("You earned %(amount)s for coming to your session.")
-                if is_session
-                else _("You earned %(amount)s.")
-            ) % {"amount": dollars(award.total_cents)}
-            standing = _("Your balance is %(amount)s.") % {"amount": dollars(wallet.balance_cents)}
-        if enrollment.status not in Enrollment.OPEN_STATUSES:
-            onward = ""  # a late result on an ended enrollment: no next test to promise
-        elif promise.earns_nothing and not is_prize:
-            onward = _("You have reached the most you can earn.")
-        else:
-            onward = _earns(promise, "next")
-        body = _join(f"{clinic.name}:", earned, standing, onward)
-        subject = _("You earned a reward")
+            body = _award_detailed(settlement, award, is_session=is_session)
+            subject = _("You earned a reward")
     source_key = f"attendance:{source.pk}" if is_session else f"{source.pk}"
     rows = _per_channel(
         clinic=clinic,
@@ -253,23 +248,60 @@ def award_notice_queue(*, settlement, award: engine.Award | None, source, now: d
     return _queue(rows, now)
 
 
+def _award_detailed(settlement, award: engine.Award, *, is_session: bool) -> str:
+    """ "Clinic: You earned $X. Your balance is $Y. Your next negative test earns $Z." """
+    enrollment = settlement.enrollment
+    is_prize = enrollment.protocol.kind == engine.PRIZE
+    wallet = settlement.wallet
+    # The next negative after this one, every cap counted (Settlement.next_award).
+    promise = promise_from(is_prize=is_prize, award=settlement.next_award(award.day))
+    if is_prize and award.draws:
+        earned = ngettext(
+            "You earned %(n)s prize draw.", "You earned %(n)s prize draws.", award.draws
+        ) % {"n": award.draws}
+        standing = ngettext(
+            "You have %(n)s draw to make at the clinic.",
+            "You have %(n)s draws to make at the clinic.",
+            wallet.draws_available,
+        ) % {"n": wallet.draws_available}
+    else:
+        earned = (
+            _("You earned %(amount)s for coming to your session.")
+            if is_session
+            else _("You earned %(amount)s.")
+        ) % {"amount": dollars(award.total_cents)}
+        standing = _("Your balance is %(amount)s.") % {"amount": dollars(wallet.balance_cents)}
+    if enrollment.status not in Enrollment.OPEN_STATUSES:
+        onward = ""  # a late result on an ended enrollment: no next test to promise
+    elif promise.earns_nothing and not is_prize:
+        onward = _("You have reached the most you can earn.")
+    else:
+        onward = _earns(promise, "next")
+    return _join(f"{enrollment.patient.clinic.name}:", earned, standing, onward)
+
+
 def reward_ready_queue(*, redemption, now: datetime) -> int:
     """ "Your reward is ready for pickup: 2 × Bus pass" to the patient, once per redemption."""
     patient = redemption.patient
     addresses = patient_addresses(patient)
     if not addresses:
         return 0
-    lines = redemption.lines.select_related("item").order_by("id")
     with translation.override(patient.preferred_language):
-        items = ", ".join(
-            _("%(quantity)s × %(name)s") % {"quantity": line.quantity, "name": line.item.name}
-            for line in lines
-        )
-        body = _join(
-            f"{patient.clinic.name}:",
-            _("Your reward is ready for pickup: %(items)s.") % {"items": items},
-        )
-        subject = _("Your reward is ready for pickup")
+        if patient.discreet_messages:
+            # Neither the clinic nor what was asked for: an item's name can say what it rewards.
+            body = _("Your order is ready for pickup.")
+            subject = _("Your order is ready for pickup")
+        else:
+            lines = redemption.lines.select_related("item").order_by("id")
+            items = ", ".join(
+                _("%(quantity)s × %(name)s") % {"quantity": line.quantity, "name": line.item.name}
+                for line in lines
+            )
+            body = _join(
+                f"{patient.clinic.name}:",
+                _("Your reward is ready for pickup: %(items)s.") % {"items": items},
+            )
+            subject = _("Your reward is ready for pickup")
     rows = _per_channel(
         clinic=patient.clinic,
         patient=patient,

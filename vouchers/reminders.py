@@ -215,7 +215,10 @@ def reminders_queue(*, now: datetime) -> int:
         _histories_load([due.enrollment for due in candidates])
         rows = []
         still_due = [due for due in candidates if _still_due(due)]
-        promises = _promises(still_due, rules)
+        # A discreet reminder names no amount: nothing to replay for it.
+        promises = _promises(
+            [due for due in still_due if not due.enrollment.patient.discreet_messages], rules
+        )
         for due in still_due:
             rows += _reminder_rows(due, promises)
         if rows:
@@ -526,6 +529,7 @@ def reminder_settings_set(
     evening_before: bool,
     sms: bool,
     email: bool,
+    message_style: str,
     language: str,
 ) -> Patient:
     """A patient's own reminder choices. Refused, field by field: a reminder time in the clinic's
@@ -550,6 +554,8 @@ def reminder_settings_set(
         errors["reminder_consent_email"] = _(
             "The clinic has no email address for you. Ask your counselor to add it."
         )
+    if message_style not in Patient.MessageStyle.values:
+        errors["message_style"] = _("Choose how your messages read.")
     if language not in Patient.Language.values:
         errors["preferred_language"] = _("Choose English or Spanish.")
     if errors:
@@ -558,6 +564,7 @@ def reminder_settings_set(
     patient.reminder_evening_before = evening_before
     patient.reminder_consent_sms = sms
     patient.reminder_consent_email = email
+    patient.message_style = message_style
     patient.preferred_language = language
     patient.save(
         update_fields=[
@@ -565,6 +572,7 @@ def reminder_settings_set(
             "reminder_evening_before",
             "reminder_consent_sms",
             "reminder_consent_email",
+            "message_style",
             "preferred_language",
         ]
     )

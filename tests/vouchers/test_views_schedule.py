@@ -264,7 +264,12 @@ def signed_in(client, patient_user, patient):
 
 
 def settings_post(**fields):
-    data = {"reminder_time": "10:30", "preferred_language": "en", "reminder_consent_sms": "on"}
+    data = {
+        "reminder_time": "10:30",
+        "preferred_language": "en",
+        "reminder_consent_sms": "on",
+        "message_style": "clinic",
+    }
     data.update(fields)
     return {k: v for k, v in data.items() if v is not None}
 

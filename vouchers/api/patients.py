@@ -38,6 +38,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "preferred_language",
             "reminder_consent_sms",
             "reminder_consent_email",
+            "message_style",
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
@@ -78,16 +79,15 @@ class PatientSerializer(serializers.ModelSerializer):
         return attrs
 
 
+REACH_FIELDS = {"phone", "email", "reminder_consent_sms", "reminder_consent_email", "message_style"}
+
+
 class PatientListSerializer(PatientSerializer):
     """A list shows who is who, not how to reach them: contact details and reminder choices are
     on one patient's record only (data minimisation)."""
 
     class Meta(PatientSerializer.Meta):
-        fields = [
-            f
-            for f in PatientSerializer.Meta.fields
-            if f not in {"phone", "email", "reminder_consent_sms", "reminder_consent_email"}
-        ]
+        fields = [f for f in PatientSerializer.Meta.fields if f not in REACH_FIELDS]
 
 
 class PatientFilter(filters.FilterSet):

@@ -241,7 +241,8 @@ class PortalView(PatientRequiredMixin, View):
 
 
 class ReminderSettingsView(PatientRequiredMixin, View):
-    """The patient's own reminder choices: when, the evening before, by text or email, language."""
+    """The patient's own reminder choices: when, the evening before, by text or email, how
+    discreetly they read, language."""
 
     template_name = "vouchers/reminder_settings.html"
 
@@ -259,18 +260,20 @@ class ReminderSettingsView(PatientRequiredMixin, View):
     def get(self, request):
         patient = request.patient
         form = ReminderSettingsForm(
+            clinic=patient.clinic,
             initial={
                 "reminder_time": patient.reminder_time,
                 "reminder_evening_before": patient.reminder_evening_before,
                 "reminder_consent_sms": patient.reminder_consent_sms,
                 "reminder_consent_email": patient.reminder_consent_email,
+                "message_style": patient.message_style,
                 "preferred_language": patient.preferred_language,
-            }
+            },
         )
         return self._render(request, form)
 
     def post(self, request):
-        form = ReminderSettingsForm(request.POST)
+        form = ReminderSettingsForm(request.POST, clinic=request.patient.clinic)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -280,6 +283,7 @@ class ReminderSettingsView(PatientRequiredMixin, View):
                     evening_before=data["reminder_evening_before"],
                     sms=data["reminder_consent_sms"],
                     email=data["reminder_consent_email"],
+                    message_style=data["message_style"],
                     language=data["preferred_language"],
                 )
             except ValidationError as error:
