@@ -11,10 +11,14 @@ from django_celery_beat.models import (
 )
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import TokenProxy
 
-from cmtracker.admin_scope import ClinicScopedAdmin, ClinicScopedInline, operators_only
-from cmtracker.models import AuditEvent, Clinic, Membership, Notification, User
+from cmtracker.admin_scope import (
+    ClinicScopedAdmin,
+    ClinicScopedInline,
+    PlatformOnlyAdmin,
+    operators_only,
+)
+from cmtracker.models import ApiToken, AuditEvent, Clinic, Membership, Notification, User
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -86,11 +90,22 @@ class AuditEventAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
     date_hierarchy = "at"
 
 
+@admin.register(ApiToken)
+class ApiTokenAdmin(PlatformOnlyAdmin, ReadOnlyAdmin):
+    """API keys are made by signing in and revoked on the Account page; operators can see which
+    are live (never a key: only its first characters and a hash are stored)."""
+
+    list_display = ["token_key", "user", "created", "last_used", "expiry"]
+    fields = ["token_key", "user", "created", "last_used", "expiry"]
+    readonly_fields = fields
+    search_fields = ["token_key", "user__username"]
+    date_hierarchy = "created"
+
+
 # What other apps put in the admin is the platform operators' business: accounts' groups, API
 # tokens, authenticator devices, sign-in lockouts and the beat schedule.
 operators_only(
     Group,
-    TokenProxy,
     TOTPDevice,
     StaticDevice,
     AccessAttempt,

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from knox.models import AbstractAuthToken
 
 from cmtracker.phones import DEFAULT_REGION, validate_phone_region
 
@@ -286,3 +287,17 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("audit events are append-only")
+
+
+class ApiToken(AbstractAuthToken):
+    """An API key (django-rest-knox keeps only its hash). It ends like a web session: after the
+    role's idle limit without use, and SESSION_ABSOLUTE_SECONDS after signing in; `expiry` is the
+    nearer of the two and moves forward with each use (cmtracker/api_tokens.py)."""
+
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.token_key}… ({self.user})"

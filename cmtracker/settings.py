@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -100,6 +100,10 @@ PATIENT_IDLE_TIMEOUT_SECONDS = env_int("PATIENT_IDLE_TIMEOUT_SECONDS", 30 * 60)
 SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# API tokens (django-rest-knox, hashed at rest) end like sessions: cmtracker/api_tokens.py sets
+# each token's expiry from the limits above; knox's own TTL and refresh are not used.
+KNOX_TOKEN_MODEL = "cmtracker.ApiToken"  # noqa: S105 (a model name)
+REST_KNOX = {"TOKEN_MODEL": KNOX_TOKEN_MODEL, "AUTO_REFRESH": False}
 
 # Login throttling: 5 failures lock that username from that address for 15 minutes, then it cools
 # off by itself, so nobody can lock a counselor out for good by guessing on purpose.

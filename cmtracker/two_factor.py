@@ -18,11 +18,12 @@ from urllib.parse import quote
 
 import django_otp
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -31,6 +32,9 @@ from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from cmtracker.api_tokens import api_tokens_active
+from cmtracker.models import ApiToken
 
 BACKUP_CODES = 10
 
@@ -229,7 +233,8 @@ class SetupView(View):
 
 
 class AccountView(LoginRequiredMixin, View):
-    """Your account: change the password, the state of two-factor sign-in, new backup codes."""
+    """Your account: change the password, the state of two-factor sign-in, new backup codes,
+    your API tokens."""
 
     template_name = "registration/account.html"
 
@@ -240,8 +245,27 @@ class AccountView(LoginRequiredMixin, View):
             "has_authenticator": _totp_device(user) is not None,
             "required": needs_second_factor(user) and (user.is_staff or user.is_staff_member),
             "backup_codes_left": static.token_set.count() if static else 0,
+            "api_tokens": api_tokens_active(user=user),
         }
         return render(request, self.template_name, context)
+
+
+class ApiTokenRevokeView(LoginRequiredMixin, View):
+    """Revoke one of your API tokens (a button on the account page); another's answers 404."""
+
+    def post(self, request, digest):
+        get_object_or_404(ApiToken, user=request.user, digest=digest).delete()
+        messages.success(request, _("The token was revoked."))
+        return redirect("account")
+
+
+class ApiTokensRevokeAllView(LoginRequiredMixin, View):
+    """Revoke all of your API tokens: every app or lab system must sign in again."""
+
+    def post(self, request):
+        ApiToken.objects.filter(user=request.user).delete()
+        messages.success(request, _("All your tokens were revoked."))
+        return redirect("account")
 
 
 class BackupCodesView(View):

@@ -35,6 +35,16 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("account/", two_factor.AccountView.as_view(), name="account"),
+    path(
+        "account/tokens/<str:digest>/revoke/",
+        two_factor.ApiTokenRevokeView.as_view(),
+        name="api-token-revoke",
+    ),
+    path(
+        "account/tokens/revoke-all/",
+        two_factor.ApiTokensRevokeAllView.as_view(),
+        name="api-tokens-revoke-all",
+    ),
     path("accounts/two-factor/", two_factor.VerifyView.as_view(), name="two-factor"),
     path("accounts/two-factor/setup/", two_factor.SetupView.as_view(), name="two-factor-setup"),
     path(

@@ -149,14 +149,13 @@ def second_factor_device(user):
 
 
 def api_token(user) -> str:
-    """The user's API token, as the token endpoint gives it: staff have an authenticator."""
-    from rest_framework.authtoken.models import Token
-
+    """A new API token for the user, as the token endpoint gives it: staff have an authenticator."""
+    from cmtracker.api_tokens import api_token_new
     from cmtracker.two_factor import needs_second_factor
 
     if needs_second_factor(user):
         second_factor_device(user)
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_token_new(user=user)[1]
 
 
 def second_factor_code(user) -> str:

@@ -23,6 +23,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from cmtracker.api_tokens import api_token_new
 from cmtracker.models import Notification
 from patients.models import Specimen
 from tests.api.test_permission_matrix import MATRIX as API_MATRIX
@@ -71,6 +72,9 @@ PAGES = [
     ("password_reset_complete", "get", [], None, PUBLIC),
     ("set_language", "post", [], {"language": "es"}, row(*[302] * 7)),
     ("account", "get", [], None, row(302, 200, 200, 200, 200, 200, 200)),
+    # The patient's own API token: theirs to revoke, nobody else's (404).
+    ("api-token-revoke", "post", ["api_token"], None, row(302, 302, 404, 404, 404, 404, 404)),
+    ("api-tokens-revoke-all", "post", [], None, row(*[302] * 7)),
     ("two-factor", "get", [], None, row(302, 302, 302, 200, 200, 200, 200)),
     ("two-factor-setup", "get", [], None, row(302, 200, 200, 200, 200, 200, 200)),
     ("two-factor-backup-codes", "post", [], None, row(302, 302, 302, 200, 200, 200, 200)),
@@ -172,6 +176,7 @@ def _records(clinic, counselor, patient, enrollment, n):
         "requested": requested.pk,
         "draw": draw.pk,
         "notification": notification.pk,
+        "api_token": api_token_new(user=patient.user or counselor)[0].digest,
         "approve": "approve",
         "uid": "MQ",
         "token": "set-password",

@@ -1,8 +1,8 @@
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.conftest import second_factor_code, second_factor_device
+from cmtracker.models import ApiToken
+from tests.conftest import api_token, second_factor_code, second_factor_device
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def test_a_wrong_password_gets_a_400_and_no_token(counselor):
 
     assert response.status_code == 400
     assert "token" not in response.json()
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_without_credentials_the_api_answers_401():
@@ -48,7 +48,7 @@ def test_a_revoked_token_no_longer_opens_the_api(api, counselor):
 
     assert client.delete(URL).status_code == 204
 
-    assert not Token.objects.filter(user=counselor).exists()
+    assert not ApiToken.objects.filter(user=counselor).exists()
     assert client.get("/api/v1/patients/").status_code == 401
 
 
@@ -70,7 +70,7 @@ def test_staff_without_the_code_get_a_400_on_otp_and_no_token(counselor):
 
     assert response.status_code == 400
     assert "authenticator" in response.json()["otp"][0]
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_a_wrong_code_gets_a_400_on_otp_and_no_token(counselor):
@@ -83,7 +83,7 @@ def test_a_wrong_code_gets_a_400_on_otp_and_no_token(counselor):
 
     assert response.status_code == 400
     assert "not right" in response.json()["otp"][0]
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_staff_who_never_set_up_two_factor_get_no_token(counselor):
@@ -98,10 +98,8 @@ def test_staff_who_never_set_up_two_factor_get_no_token(counselor):
 def test_a_staff_token_stops_working_when_their_authenticator_is_removed(counselor):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    token = Token.objects.create(user=counselor)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    second_factor_device(counselor)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(counselor)}")
     assert client.get("/api/v1/patients/").status_code == 200
 
     TOTPDevice.objects.filter(user=counselor).delete()

@@ -8,10 +8,9 @@ import time_machine
 from axes.models import AccessAttempt
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from cmtracker.middleware import LAST_SEEN, SIGNED_IN
-from tests.conftest import give_second_factor
+from tests.conftest import api_token, give_second_factor
 
 PASSWORD = "a long test password"  # the factories' password
 MINUTE = 60
@@ -241,8 +240,7 @@ def test_a_deactivated_counselor_at_the_desk_is_signed_out_on_their_next_request
 
 
 def test_a_deactivated_accounts_api_token_stops_working(client, patient_user):
-    token = Token.objects.create(user=patient_user)
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    auth = {"HTTP_AUTHORIZATION": f"Token {api_token(patient_user)}"}
     assert client.get("/api/v1/patients/", **auth).status_code == 200
 
     patient_user.is_active = False

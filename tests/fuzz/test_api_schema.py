@@ -24,14 +24,16 @@ tests/api/test_docs_and_errors.py (a sweep, not a sample).
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.settings import CONSTANTS
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     not_a_server_error,
@@ -39,6 +41,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from cmtracker.models import ApiToken
 from cmtracker.wsgi import application
 from tests.conftest import api_token, at
 from vouchers import services
@@ -73,7 +76,14 @@ class Persona:
     def restore_token(self) -> None:
         # DELETE /api/v1/auth/token/ is one of the fuzzed operations: it revokes this very token.
         if self.user is not None:
-            Token.objects.get_or_create(user=self.user, defaults={"key": self.token})
+            ApiToken.objects.get_or_create(
+                digest=hash_token(self.token),
+                defaults={
+                    "user": self.user,
+                    "token_key": self.token[: CONSTANTS.TOKEN_KEY_LENGTH],
+                    "expiry": timezone.now() + timedelta(hours=1),
+                },
+            )
 
 
 # The persona of the running test, for the generation hooks (one test at a time in a process).

@@ -1,17 +1,19 @@
 """Tokens for lab systems and apps: get one with a username and password (and, for staff, the
-code from their authenticator app), revoke it."""
+code from their authenticator app), revoke it. Tokens end like web sessions
+(cmtracker/api_tokens.py)."""
 
 import django_otp
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from cmtracker.api_tokens import api_token_new
+from cmtracker.models import ApiToken
 from cmtracker.two_factor import needs_second_factor
 from vouchers.api.authentication import NO_DEVICE
 
@@ -59,17 +61,30 @@ class TokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer(
+                "Token",
+                {
+                    "token": serializers.CharField(),
+                    "expiry": serializers.DateTimeField(
+                        help_text="When it ends unless used before: each request moves it "
+                        "forward, up to 12 hours after signing in."
+                    ),
+                },
+            )
+        },
         auth=[],
     )
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
+        token, key = api_token_new(user=serializer.validated_data["user"])
+        return Response({"token": key, "expiry": token.expiry})
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request):
-        """Revoke the caller's token: every client using it must sign in again."""
-        Token.objects.filter(user=request.user).delete()
+        """Revoke the token this request carries: every client using it must sign in again. The
+        user's other tokens go on working (the Account page revokes them all)."""
+        if isinstance(request.auth, ApiToken):
+            request.auth.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,7 +9,7 @@ Django's DATA_UPLOAD_MAX_MEMORY_SIZE) and 415 (a media type the operation does n
 
 ERRORS = {
     "400": "Bad input: a message list per field (non_field_errors for the whole request).",
-    "401": "Not signed in: no or an invalid token.",
+    "401": "Not signed in: no token, an unknown one, or an expired one (sign in again).",
     "403": "Signed in, but this role may not do this.",
     "404": "Not found, or not visible to you (another clinic's records answer the same).",
     "406": "The request's Accept header allows no JSON; every answer is application/json.",
