@@ -176,6 +176,7 @@ def test_a_clinic_administrator_cannot_move_a_patient_to_another_clinic(
             "clinic": other_clinic.pk,
             "preferred_language": "en",
             "reminder_time": "09:00",
+            "message_style": "clinic",
         },
     )
     assert page.status_code == 200  # the form again, with an error
