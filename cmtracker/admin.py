@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from cmtracker.admin_audit import AuditedAdmin
 from cmtracker.models import AuditEvent, Clinic, Membership, Notification, User
 
 
@@ -42,7 +43,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(AuditedAdmin, ReadOnlyAdmin):
     """The outbox, as the senders left it; staff send a failed message again from their
     Notifications page, not from here."""
 
@@ -54,7 +55,7 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(AuditedAdmin, ReadOnlyAdmin):
     """The audit log: append-only, here as everywhere."""
 
     list_display = ["at", "actor_label", "action", "object_type", "object_id", "patient", "ip"]

@@ -1,34 +1,8 @@
 from django.contrib import admin
 
-from cmtracker import audit
 from cmtracker.admin import ReadOnlyAdmin
+from cmtracker.admin_audit import AuditedAdmin
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, SpecimenResult
-
-
-class AuditedReadsAdmin(admin.ModelAdmin):
-    """The admin is a way to read patients' records too: a list or a form logs a read of each
-    patient it shows. `audit_patient` is the attribute path from a row to its patient id."""
-
-    audit_patient = "patient_id"
-
-    def _disclose(self, rows) -> None:
-        def patient_id(row):
-            for name in self.audit_patient.split("."):
-                row = getattr(row, name)
-            return row
-
-        audit.disclosed(patient_id(row) for row in rows)
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            self._disclose([obj])
-        return obj
-
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        self._disclose(changelist.result_list)
-        return changelist
 
 
 class EnrollmentInline(admin.TabularInline):
@@ -40,7 +14,7 @@ class EnrollmentInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(AuditedReadsAdmin):
+class PatientAdmin(AuditedAdmin):
     audit_patient = "pk"
     list_display = ["record_number", "last_name", "first_name", "clinic", "primary_counselor"]
     list_filter = ["clinic", "preferred_language"]
@@ -51,7 +25,7 @@ class PatientAdmin(AuditedReadsAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(AuditedReadsAdmin):
+class EnrollmentAdmin(AuditedAdmin):
     list_display = ["patient", "protocol", "start_date", "status"]
     list_filter = ["status", "protocol"]
     list_select_related = ["patient", "protocol"]
@@ -87,7 +61,7 @@ class CorrectionInline(admin.TabularInline):
 
 
 @admin.register(Specimen)
-class SpecimenAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
+class SpecimenAdmin(AuditedAdmin, ReadOnlyAdmin):
     audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "collected_at", "kind", "status", "outcome", "recorded_by"]
     list_filter = ["outcome", "status", "kind"]
@@ -96,7 +70,7 @@ class SpecimenAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
 
 
 @admin.register(Attendance)
-class AttendanceAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
+class AttendanceAdmin(AuditedAdmin, ReadOnlyAdmin):
     audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "occurred_at", "session_kind", "status", "recorded_by"]
     list_filter = ["status", "session_kind"]
@@ -105,13 +79,15 @@ class AttendanceAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
 
 
 @admin.register(SpecimenResult)
-class SpecimenResultAdmin(ReadOnlyAdmin):
+class SpecimenResultAdmin(AuditedAdmin, ReadOnlyAdmin):
+    audit_patient = "specimen__enrollment__patient_id"
     list_display = ["specimen", "substance", "result"]
     list_filter = ["substance", "result"]
     list_select_related = ["specimen"]
 
 
 @admin.register(Correction)
-class CorrectionAdmin(ReadOnlyAdmin):
+class CorrectionAdmin(AuditedAdmin, ReadOnlyAdmin):
+    audit_patient = ("specimen__enrollment__patient_id", "attendance__enrollment__patient_id")
     list_display = ["changed_at", "changed_by", "specimen", "attendance", "reason"]
     list_select_related = ["changed_by", "specimen", "attendance"]

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from cmtracker.admin import ReadOnlyAdmin
+from cmtracker.admin_audit import AuditedAdmin
 from cmtracker.inputs import AsciiIntegerField
 from vouchers.models import (
     CatalogItem,
@@ -80,7 +81,7 @@ class ProtocolAdmin(admin.ModelAdmin):
 
 
 @admin.register(Wallet)
-class WalletAdmin(admin.ModelAdmin):
+class WalletAdmin(AuditedAdmin):
     list_display = ["patient", "balance_cents", "overpayment_cents", "draws_available"]
     list_select_related = ["patient"]
     readonly_fields = [
@@ -100,7 +101,7 @@ class WalletAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(AuditedAdmin, ReadOnlyAdmin):
     """Read-only: the ledger is append-only, and entries are written by the services."""
 
     list_display = [
@@ -129,7 +130,9 @@ class CatalogItemAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdmin):
+class StockMovementAdmin(AuditedAdmin, ReadOnlyAdmin):
+    audit_patient = ("redemption__patient_id", "prize_draw__patient_id")
+    audit_list = False  # the list names items; a movement's form names its redemption's patient
     list_display = ["at", "item", "kind", "quantity", "by", "reason"]
     list_filter = ["kind"]
     list_select_related = ["item", "by"]
@@ -146,7 +149,7 @@ class RedemptionLineInline(admin.TabularInline):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ReadOnlyAdmin):
+class RedemptionAdmin(AuditedAdmin, ReadOnlyAdmin):
     list_display = ["requested_at", "patient", "status", "total_cents", "requested_by"]
     list_filter = ["status"]
     list_select_related = ["patient", "requested_by"]
@@ -154,13 +157,14 @@ class RedemptionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RedemptionLine)
-class RedemptionLineAdmin(ReadOnlyAdmin):
+class RedemptionLineAdmin(AuditedAdmin, ReadOnlyAdmin):
+    audit_patient = "redemption__patient_id"
     list_display = ["redemption", "item", "quantity", "price_cents"]
     list_select_related = ["redemption__patient", "item"]
 
 
 @admin.register(PrizeDraw)
-class PrizeDrawAdmin(ReadOnlyAdmin):
+class PrizeDrawAdmin(AuditedAdmin, ReadOnlyAdmin):
     list_display = ["drawn_at", "patient", "tier", "value_cents", "claimed_item", "drawn_by"]
     list_filter = ["tier"]
     list_select_related = ["patient", "claimed_item", "drawn_by"]
