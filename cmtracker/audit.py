@@ -27,6 +27,8 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.signals import post_save, pre_save
@@ -150,8 +152,6 @@ def _is_staff(request) -> bool:
 
 
 def _log_reads(request, patient_ids: set[int]) -> None:
-    from django.apps import apps
-
     patient_model = apps.get_model("patients", "Patient")
     clinics = dict(patient_model.objects.filter(pk__in=patient_ids).values_list("pk", "clinic_id"))
     AuditEvent.objects.bulk_create(
@@ -303,3 +303,46 @@ def changed(rows: Iterable[tuple[models.Model, dict[str, list]]]) -> None:
         )
     if events:
         AuditEvent.objects.bulk_create(events)
+
+
+# --- sign-in ------------------------------------------------------------------------------------
+
+SIGN_IN = "sign-in"
+SECOND_FACTOR = "two-factor code"
+
+
+def _refused(*, object_type: str, username: str, user, request) -> None:
+    context = _context.get()
+    token = None
+    if context is None or context.request is None:
+        token = _context.set(_Context(request=request))
+    try:
+        patient = None
+        if user is not None:
+            patient = apps.get_model("patients", "Patient").objects.filter(user=user).first()
+        _event(
+            action=AuditEvent.Action.FAILED,
+            object_type=object_type,
+            object_id=user.pk if user is not None else "",
+            clinic_id=patient.clinic_id if patient else None,
+            patient_id=patient.pk if patient else None,
+            changes={"username": [None, _bounded(username)]},
+        ).save()
+    finally:
+        if token is not None:
+            _context.reset(token)
+
+
+def sign_in_failed(sender, credentials, request=None, **kwargs):
+    """django.contrib.auth's user_login_failed: a wrong password or a locked-out attempt, on any
+    way in (the sign-in page, the admin's, the API token). The username tried, never the
+    password; the account it names, if there is one."""
+    model = get_user_model()
+    username = str(credentials.get(model.USERNAME_FIELD) or "")[:150]
+    user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
+    _refused(object_type=SIGN_IN, username=username, user=user, request=request)
+
+
+def second_factor_refused(request, user) -> None:
+    """A two-factor code that did not match (never the code itself)."""
+    _refused(object_type=SECOND_FACTOR, username=user.get_username(), user=user, request=request)

@@ -32,6 +32,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cmtracker import audit
+
 BACKUP_CODES = 10
 
 
@@ -145,6 +147,7 @@ class VerifyView(View):
     def post(self, request):
         form = CodeForm(request.POST, check=lambda code: django_otp.match_token(request.user, code))
         if not form.is_valid():
+            audit.second_factor_refused(request, request.user)
             return self._render(request, form, status=400)
         django_otp.login(request, form.device)
         return redirect(_next(request))
