@@ -102,3 +102,11 @@ def test_a_wrong_second_factor_code_for_an_api_token_is_logged(counselor):
 
     [failed] = failures()
     assert (failed.object_type, failed.object_id) == ("two-factor code", str(counselor.pk))
+
+
+def test_attempts_after_the_lockout_are_logged_too(counselor, settings):
+    client = Client()
+    for n in range(settings.AXES_FAILURE_LIMIT + 2):
+        client.post(reverse("login"), {"username": "casey", "password": f"guess {n:02d} words"})
+
+    assert len(failures()) == settings.AXES_FAILURE_LIMIT + 2
