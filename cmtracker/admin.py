@@ -12,6 +12,7 @@ from django_celery_beat.models import (
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cmtracker.admin_audit import AuditedAdmin
 from cmtracker.admin_scope import (
     ClinicScopedAdmin,
     ClinicScopedInline,
@@ -66,7 +67,7 @@ class MembershipAdmin(ClinicScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+class NotificationAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     """The outbox, as the senders left it; staff send a failed message again from their
     Notifications page, not from here."""
 
@@ -79,7 +80,7 @@ class NotificationAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+class AuditEventAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     """The audit log: append-only, here as everywhere."""
 
     list_display = ["at", "actor_label", "action", "object_type", "object_id", "patient", "ip"]

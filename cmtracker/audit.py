@@ -7,7 +7,13 @@ redemption or catalog record, with who, when, from where, and old and new values
   staff member (views and API views say which, through `disclosed`).
 - Writes: the apps register their models (`register` in their AppConfig.ready); a save writes a
   CREATE or CHANGE event with the changed fields' old and new values, in the same transaction as
-  the write. Bulk writes, which send no signals, call `created` themselves.
+  the write. Writes that send no signals call us themselves, in the same transaction: a
+  bulk_create `created`, a delete `deleted` (old values), an `update()` (stock moved with `F()`)
+  `changed` (old and new values).
+- Sign-in: a failed password (any way in: the sign-in page, the API token, the admin) and a
+  refused second-factor code are FAILED events with the username tried, the address and the time
+  (never the password or the code): the throttle's counter is wiped by the next success, the log
+  is not.
 - Scheduled tasks write as 'system'.
 
 cmtracker imports neither patients nor vouchers: they tell it how to find a record's clinic and
@@ -21,6 +27,8 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.signals import post_save, pre_save
@@ -91,9 +99,13 @@ def _event(*, action, object_type, object_id="", clinic_id=None, patient_id=None
 
 
 def record(**kwargs) -> AuditEvent:
-    """Write one event now (an export, a read outside a request)."""
+    """Write one event now (an export, a read outside a request). An export stands for the
+    request's read of that patient: the middleware does not log it a second time."""
     event = _event(**kwargs)
     event.save()
+    context = _context.get()
+    if context is not None and event.action == AuditEvent.Action.EXPORT:
+        context.disclosed.discard(event.patient_id)
     return event
 
 
@@ -126,8 +138,9 @@ class AuditMiddleware:
 
 def _showed_the_record(response) -> bool:
     """A page or answer that shows the record: a success, and a form re-shown with its errors
-    (400) or a conflict (409), which show the patient too. Not a refusal, a not-found or a crash."""
-    return response.status_code < 400 or response.status_code in (400, 409)
+    (400) or a conflict (409), which show the patient too. Not a redirect (the page it leads to
+    logs its own read), a refusal, a not-found or a crash."""
+    return response.status_code < 300 or response.status_code in (400, 409)
 
 
 def _is_staff(request) -> bool:
@@ -140,8 +153,6 @@ def _is_staff(request) -> bool:
 
 
 def _log_reads(request, patient_ids: set[int]) -> None:
-    from django.apps import apps
-
     patient_model = apps.get_model("patients", "Patient")
     clinics = dict(patient_model.objects.filter(pk__in=patient_ids).values_list("pk", "clinic_id"))
     AuditEvent.objects.bulk_create(
@@ -224,6 +235,11 @@ def _after_save(sender, instance, created, raw=False, **kwargs):
     ).save()
 
 
+def _locate(instance: models.Model) -> tuple[int | None, int | None]:
+    locate = _registry.get(type(instance))
+    return locate(instance) if locate is not None else (None, None)
+
+
 def register(model: type[models.Model], locate: Locate) -> None:
     """Log every save of `model`. `locate(instance)` returns (clinic_id, patient_id)."""
     _registry[model] = locate
@@ -249,3 +265,85 @@ def created(objects: Iterable[models.Model]) -> None:
             )
         )
     AuditEvent.objects.bulk_create(events)
+
+
+def deleted(objects: Iterable[models.Model]) -> None:
+    """Log records about to be deleted (by a service or the admin), with their values, in one
+    query. Call it inside the delete's transaction, before the delete."""
+    events = []
+    for instance in objects:
+        clinic_id, patient_id = _locate(instance)
+        events.append(
+            _event(
+                action=AuditEvent.Action.DELETE,
+                object_type=_label(type(instance)),
+                object_id=instance.pk,
+                clinic_id=clinic_id,
+                patient_id=patient_id,
+                changes=_bounded({k: [v, None] for k, v in _values(instance).items()}),
+            )
+        )
+    AuditEvent.objects.bulk_create(events)
+
+
+def changed(rows: Iterable[tuple[models.Model, dict[str, list]]]) -> None:
+    """Log changes made with `update()` (no signals), in one query: each row is the record (as
+    read under its lock) and {field: [old, new]}."""
+    events = []
+    for instance, changes in rows:
+        clinic_id, patient_id = _locate(instance)
+        events.append(
+            _event(
+                action=AuditEvent.Action.CHANGE,
+                object_type=_label(type(instance)),
+                object_id=instance.pk,
+                clinic_id=clinic_id,
+                patient_id=patient_id,
+                changes=_bounded(changes),
+            )
+        )
+    if events:
+        AuditEvent.objects.bulk_create(events)
+
+
+# --- sign-in ------------------------------------------------------------------------------------
+
+SIGN_IN = "sign-in"
+SECOND_FACTOR = "two-factor code"
+
+
+def _refused(*, object_type: str, username: str, user, request) -> None:
+    context = _context.get()
+    token = None
+    if context is None or context.request is None:
+        token = _context.set(_Context(request=request))
+    try:
+        patient = None
+        if user is not None:
+            patient = apps.get_model("patients", "Patient").objects.filter(user=user).first()
+        _event(
+            action=AuditEvent.Action.FAILED,
+            object_type=object_type,
+            object_id=user.pk if user is not None else "",
+            clinic_id=patient.clinic_id if patient else None,
+            patient_id=patient.pk if patient else None,
+            changes={"username": [None, _bounded(username)]},
+        ).save()
+    finally:
+        if token is not None:
+            _context.reset(token)
+
+
+def sign_in_failed(sender, credentials, request=None, **kwargs):
+    """django.contrib.auth's user_login_failed: a wrong password or a locked-out attempt, on any
+    way in (the sign-in page, the admin's, the API token). The username tried, never the
+    password; the account it names, if there is one."""
+    model = get_user_model()
+    username = str(credentials.get(model.USERNAME_FIELD) or "")[:150]
+    user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
+    _refused(object_type=SIGN_IN, username=username, user=user, request=request)
+
+
+def second_factor_refused(request, user) -> None:
+    """A two-factor code that did not match (never the code itself)."""
+    _refused(object_type=SECOND_FACTOR, username=user.get_username(), user=user, request=request)

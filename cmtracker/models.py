@@ -244,6 +244,7 @@ class AuditEvent(models.Model):
         CHANGE = "change", _("Changed")
         DELETE = "delete", _("Deleted")
         EXPORT = "export", _("Exported")
+        FAILED = "failed", _("Failed")  # a sign-in or a second-factor code refused
 
     at = models.DateTimeField()
     actor = models.ForeignKey(

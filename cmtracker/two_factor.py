@@ -33,6 +33,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cmtracker import audit
 from cmtracker.api_tokens import api_tokens_active
 from cmtracker.models import ApiToken
 
@@ -149,6 +150,7 @@ class VerifyView(View):
     def post(self, request):
         form = CodeForm(request.POST, check=lambda code: django_otp.match_token(request.user, code))
         if not form.is_valid():
+            audit.second_factor_refused(request, request.user)
             return self._render(request, form, status=400)
         django_otp.login(request, form.device)
         return redirect(_next(request))

@@ -1,35 +1,9 @@
 from django.contrib import admin
 
-from cmtracker import audit
 from cmtracker.admin import ReadOnlyAdmin
+from cmtracker.admin_audit import AuditedAdmin
 from cmtracker.admin_scope import ClinicScopedAdmin
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, SpecimenResult
-
-
-class AuditedReadsAdmin(admin.ModelAdmin):
-    """The admin is a way to read patients' records too: a list or a form logs a read of each
-    patient it shows. `audit_patient` is the attribute path from a row to its patient id."""
-
-    audit_patient = "patient_id"
-
-    def _disclose(self, rows) -> None:
-        def patient_id(row):
-            for name in self.audit_patient.split("."):
-                row = getattr(row, name)
-            return row
-
-        audit.disclosed(patient_id(row) for row in rows)
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            self._disclose([obj])
-        return obj
-
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        self._disclose(changelist.result_list)
-        return changelist
 
 
 class EnrollmentInline(admin.TabularInline):
@@ -41,7 +15,7 @@ class EnrollmentInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(ClinicScopedAdmin, AuditedReadsAdmin):
+class PatientAdmin(ClinicScopedAdmin, AuditedAdmin):
     clinic_path = "clinic"
     audit_patient = "pk"
     list_display = ["record_number", "last_name", "first_name", "clinic", "primary_counselor"]
@@ -53,7 +27,7 @@ class PatientAdmin(ClinicScopedAdmin, AuditedReadsAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(ClinicScopedAdmin, AuditedReadsAdmin):
+class EnrollmentAdmin(ClinicScopedAdmin, AuditedAdmin):
     clinic_path = "patient__clinic"
     list_display = ["patient", "protocol", "start_date", "status"]
     list_filter = ["status", "protocol"]
@@ -90,7 +64,7 @@ class CorrectionInline(admin.TabularInline):
 
 
 @admin.register(Specimen)
-class SpecimenAdmin(ClinicScopedAdmin, AuditedReadsAdmin, ReadOnlyAdmin):
+class SpecimenAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     clinic_path = "enrollment__patient__clinic"
     audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "collected_at", "kind", "status", "outcome", "recorded_by"]
@@ -100,7 +74,7 @@ class SpecimenAdmin(ClinicScopedAdmin, AuditedReadsAdmin, ReadOnlyAdmin):
 
 
 @admin.register(Attendance)
-class AttendanceAdmin(ClinicScopedAdmin, AuditedReadsAdmin, ReadOnlyAdmin):
+class AttendanceAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     clinic_path = "enrollment__patient__clinic"
     audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "occurred_at", "session_kind", "status", "recorded_by"]
@@ -110,18 +84,20 @@ class AttendanceAdmin(ClinicScopedAdmin, AuditedReadsAdmin, ReadOnlyAdmin):
 
 
 @admin.register(SpecimenResult)
-class SpecimenResultAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+class SpecimenResultAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     clinic_path = "specimen__enrollment__patient__clinic"
+    audit_patient = "specimen__enrollment__patient_id"
     list_display = ["specimen", "substance", "result"]
     list_filter = ["substance", "result"]
     list_select_related = ["specimen"]
 
 
 @admin.register(Correction)
-class CorrectionAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+class CorrectionAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     clinic_path = (
         "specimen__enrollment__patient__clinic",
         "attendance__enrollment__patient__clinic",
     )
+    audit_patient = ("specimen__enrollment__patient_id", "attendance__enrollment__patient_id")
     list_display = ["changed_at", "changed_by", "specimen", "attendance", "reason"]
     list_select_related = ["changed_by", "specimen", "attendance"]

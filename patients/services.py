@@ -205,6 +205,8 @@ def specimen_change(
     specimen.secondary_negative = secondary_negative
     specimen.notes = notes
     specimen.save()
+    # The old results are replaced whole: each one's deletion is in the log with its values.
+    audit.deleted(specimen.results.all())
     specimen.results.all().delete()
     audit.created(
         SpecimenResult.objects.bulk_create(

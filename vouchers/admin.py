@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from cmtracker.admin import ReadOnlyAdmin
+from cmtracker.admin_audit import AuditedAdmin
 from cmtracker.admin_scope import ClinicScopedAdmin
 from cmtracker.inputs import AsciiIntegerField
 from vouchers.models import (
@@ -83,7 +84,7 @@ class ProtocolAdmin(ClinicScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(Wallet)
-class WalletAdmin(ClinicScopedAdmin, admin.ModelAdmin):
+class WalletAdmin(ClinicScopedAdmin, AuditedAdmin):
     clinic_path = "patient__clinic"
     list_display = ["patient", "balance_cents", "overpayment_cents", "draws_available"]
     list_select_related = ["patient"]
@@ -104,7 +105,7 @@ class WalletAdmin(ClinicScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+class LedgerEntryAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     """Read-only: the ledger is append-only, and entries are written by the services."""
 
     list_display = [
@@ -140,8 +141,10 @@ class CatalogItemAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+class StockMovementAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     clinic_path = "item__clinic"
+    audit_patient = ("redemption__patient_id", "prize_draw__patient_id")
+    audit_list = False  # the list names items; a movement's form names its redemption's patient
     list_display = ["at", "item", "kind", "quantity", "by", "reason"]
     list_filter = ["kind"]
     list_select_related = ["item", "by"]
@@ -158,7 +161,7 @@ class RedemptionLineInline(admin.TabularInline):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+class RedemptionAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     clinic_path = "patient__clinic"
     list_display = ["requested_at", "patient", "status", "total_cents", "requested_by"]
     list_filter = ["status"]
@@ -167,14 +170,15 @@ class RedemptionAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
 
 
 @admin.register(RedemptionLine)
-class RedemptionLineAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+class RedemptionLineAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     clinic_path = "redemption__patient__clinic"
+    audit_patient = "redemption__patient_id"
     list_display = ["redemption", "item", "quantity", "price_cents"]
     list_select_related = ["redemption__patient", "item"]
 
 
 @admin.register(PrizeDraw)
-class PrizeDrawAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+class PrizeDrawAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     clinic_path = "patient__clinic"
     list_display = ["drawn_at", "patient", "tier", "value_cents", "claimed_item", "drawn_by"]
     list_filter = ["tier"]

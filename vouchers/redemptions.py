@@ -184,6 +184,7 @@ def _stock_move(*, item: CatalogItem, kind: str, quantity: int, reason: str, act
             item=locked, kind=kind, quantity=quantity, reason=reason, by=actor
         )
         CatalogItem.objects.filter(pk=locked.pk).update(stock=F("stock") + quantity)
+        audit.changed([(locked, {"stock": [locked.stock, locked.stock + quantity]})])
     item.stock = locked.stock + quantity
     return item.stock
 
@@ -373,6 +374,7 @@ def redemption_request_or_replay(
             Wallet.objects.filter(pk=wallet.pk).update(
                 balance_cents=F("balance_cents") - total, updated_at=timezone.now()
             )
+            stock_changes = []
             for item_id, quantity in sorted(wanted.items()):
                 if catalog[item_id].stock is None:
                     continue
@@ -384,6 +386,9 @@ def redemption_request_or_replay(
                     by=requested_by,
                 )
                 CatalogItem.objects.filter(pk=item_id).update(stock=F("stock") - quantity)
+                stock = catalog[item_id].stock
+                stock_changes.append((catalog[item_id], {"stock": [stock, stock - quantity]}))
+            audit.changed(stock_changes)
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its redemption.
         existing = idempotency_key and _redemption_by_key(patient, idempotency_key)
@@ -422,9 +427,11 @@ def _refund(wallet: Wallet, redemption: Redemption, actor) -> None:
     tracked = CatalogItem.objects.select_for_update().filter(
         pk__in=[line.item_id for line in lines], stock__isnull=False
     )
-    tracked_ids = set(tracked.order_by("pk").values_list("pk", flat=True))
+    tracked_items = {item.pk: item for item in tracked.order_by("pk")}
+    stock_changes = []
     for line in lines:
-        if line.item_id not in tracked_ids:
+        item = tracked_items.get(line.item_id)
+        if item is None:
             continue
         StockMovement.objects.create(
             item_id=line.item_id,
@@ -434,6 +441,9 @@ def _refund(wallet: Wallet, redemption: Redemption, actor) -> None:
             by=actor,
         )
         CatalogItem.objects.filter(pk=line.item_id).update(stock=F("stock") + line.quantity)
+        stock_changes.append((item, {"stock": [item.stock, item.stock + line.quantity]}))
+        item.stock += line.quantity  # two lines of one item
+    audit.changed(stock_changes)
 
 
 def _copy(target: Redemption, source: Redemption) -> Redemption:

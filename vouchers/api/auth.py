@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from cmtracker import audit
 from cmtracker.api_tokens import api_token_new
 from cmtracker.models import ApiToken
 from cmtracker.two_factor import needs_second_factor
@@ -38,6 +39,7 @@ class TokenRequestSerializer(AuthTokenSerializer):
                     {"otp": [_("Staff accounts need the code from their authenticator app.")]}
                 )
             if django_otp.match_token(user, code) is None:
+                audit.second_factor_refused(self.context.get("request"), user)
                 raise serializers.ValidationError(
                     {"otp": [_("That code is not right (or was used already).")]}
                 )

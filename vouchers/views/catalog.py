@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
+from cmtracker import audit
 from cmtracker.models import Clinic
 from patients.permissions import is_clinic_admin, staff_clinic_ids
 from vouchers.catalog_forms import CatalogItemForm, MonthForm, StockAdjustForm, StockReceiveForm
@@ -221,6 +222,12 @@ class CatalogStockView(CatalogItemMixin, TemplateView):
         for movement in movements:
             total += movement.quantity
             rows.append(LedgerRow(movement=movement, after=total, by=person(movement.by)))
+        # The ledger names the patient of each redemption and prize handed over.
+        audit.disclosed(
+            (m.redemption or m.prize_draw).patient_id
+            for m in movements
+            if m.redemption_id or m.prize_draw_id
+        )
         context.update(
             rows=rows,
             movements_total=total,

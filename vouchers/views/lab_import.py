@@ -23,7 +23,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from cmtracker import audit
 from cmtracker.models import Clinic
+from patients.models import Patient
 from patients.permissions import StaffRequiredMixin, staff_clinic_ids
 from vouchers.lab_import import (
     ALL_OR_NOTHING,
@@ -48,6 +50,11 @@ MODE_CHOICES = [
     (ALL_OR_NOTHING, gettext_lazy("All or nothing: if any row is bad, write nothing")),
     (SKIP_BAD_ROWS, gettext_lazy("Skip bad rows: write the good rows, report the bad ones")),
 ]
+
+
+def _disclosed(rows) -> None:
+    """The preview and the report name the patient of each row they list."""
+    audit.disclosed(row.patient.pk for row in rows if row.patient is not None)
 
 
 class LabImportForm(forms.Form):
@@ -159,6 +166,7 @@ class LabImportView(StaffRequiredMixin, View):
         rows, long_file = report.rows, lab_import_is_long(rows=len(report.rows))
         if long_file:
             rows = [row for row in rows if row.status == ERROR][:PREVIEW_ERRORS_SHOWN]
+        _disclosed(rows)
         return self.render(
             "preview.html",
             report=report,
@@ -190,6 +198,7 @@ class LabImportView(StaffRequiredMixin, View):
             messages.error(self.request, _("This preview has expired; upload the file again."))
             return redirect(self.url())
         if isinstance(result, ImportReport):
+            _disclosed(result.rows)
             return self.render("report.html", report=result, rows=result.rows)
         transaction.on_commit(lambda: lab_import_run.delay(result.pk))
         return redirect("lab-import-job", pk=result.pk)
@@ -208,6 +217,14 @@ class LabImportJobView(StaffRequiredMixin, View):
             pk=pk,
             clinic__in=staff_clinic_ids(request.user),
         )
+        if job.finished and job.error_rows:
+            # The rows not written give record numbers: a read of each patient they name.
+            numbers = {row["record_number"] for row in job.error_rows if row.get("record_number")}
+            audit.disclosed(
+                Patient.objects.filter(clinic=job.clinic, record_number__in=numbers).values_list(
+                    "pk", flat=True
+                )
+            )
         template = "job_status.html" if request.htmx else "job.html"
         return render(
             request,

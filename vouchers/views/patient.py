@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import FormView, TemplateView
 
+from cmtracker import audit
 from cmtracker.models import WEEKDAYS
 from patients.enrollment import enrollment_set_status
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, Substance
@@ -367,6 +368,7 @@ def specimen_get_or_404(user, pk) -> Specimen:
     )
     if specimen is None:
         raise Http404("No such specimen")
+    audit.disclosed([specimen.enrollment.patient_id])  # its pages name the patient
     return specimen
 
 

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django_htmx.http import push_url
 
+from cmtracker import audit
 from patients.models import Enrollment, Patient
 from patients.permissions import StaffRequiredMixin, patients_visible_to
 from vouchers import engine, prizes
@@ -250,6 +251,7 @@ class PrizeClaimView(_CabinetView):
         )
         if self.draw is None:
             raise Http404("No such draw")
+        audit.disclosed([self.draw.patient_id])
         return self.draw.patient
 
     def post(self, request, *args, **kwargs):

@@ -268,6 +268,7 @@ def redemption_get_or_404(user, pk: int) -> Redemption:
     )
     if redemption is None:
         raise Http404("No such redemption")
+    audit.disclosed([redemption.patient_id])
     return redemption
 
 
