@@ -371,6 +371,7 @@ def test_web_counts_one_proxy_in_front_of_it(built_services):
     assert environment["NUM_PROXIES"] == "1"
     assert environment["CMTRACKER_PRODUCTION"] == "1"  # which keeps SECURE_PROXY_SSL_HEADER on
 
+
 def test_migrations_run_as_the_tables_owner_who_then_makes_the_apps_role(services):
     migrate = services["migrate"]
     assert commands(migrate["command"]) == [
