@@ -17,7 +17,10 @@ from patients.models import Correction
 from tests.append_only_rows import append_only_rows
 from vouchers.models import LedgerEntry, StockMovement, Wallet
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 APPEND_ONLY = (LedgerEntry, StockMovement, Correction, AuditEvent)
 

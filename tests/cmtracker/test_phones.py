@@ -121,6 +121,7 @@ def admin_patient_form(clinic, phone: str) -> dict:
         "email": "",
         "preferred_language": "en",
         "reminder_time": "09:00",
+        "message_style": "clinic",
         "enrollments-TOTAL_FORMS": "0",
         "enrollments-INITIAL_FORMS": "0",
         "enrollments-MIN_NUM_FORMS": "0",
