@@ -127,6 +127,20 @@ class Clinic(models.Model):
         return moment.astimezone(self.tz).date()
 
 
+def key_clinic_field() -> models.ForeignKey:
+    """The clinic an idempotency key was sent at. A client's key is unique together with it, so a
+    key used at another clinic is a new key there (no existence oracle across clinics)."""
+    return models.ForeignKey(
+        Clinic,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The clinic the idempotency key was sent at: keys are unique per clinic."),
+    )
+
+
 class Membership(models.Model):
     """A staff member's role at one clinic."""
 

@@ -18,7 +18,7 @@ from cmtracker.inputs import (
     RECORD_NUMBER_MAX_LENGTH,
     validate_record_number,
 )
-from cmtracker.models import Clinic, validate_weekdays
+from cmtracker.models import Clinic, key_clinic_field, validate_weekdays
 from cmtracker.phones import phone_e164
 
 
@@ -261,15 +261,7 @@ class Specimen(models.Model):
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
-    key_clinic = models.ForeignKey(
-        Clinic,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text=_("The clinic the idempotency key was sent at: keys are unique per clinic."),
-    )
+    key_clinic = key_clinic_field()
     missed_day = models.DateField(
         null=True,
         blank=True,
@@ -345,15 +337,7 @@ class Attendance(models.Model):
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
-    key_clinic = models.ForeignKey(
-        Clinic,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text=_("The clinic the idempotency key was sent at: keys are unique per clinic."),
-    )
+    key_clinic = key_clinic_field()
 
     class Meta:
         ordering = ["occurred_at", "id"]

@@ -11,7 +11,7 @@ from cmtracker.inputs import (
     PROTOCOL_DESCRIPTION_MAX_LENGTH,
     REASON_MAX_LENGTH,
 )
-from cmtracker.models import Clinic
+from cmtracker.models import Clinic, key_clinic_field
 from patients.models import Attendance, Enrollment, Patient, Specimen, Substance
 from vouchers import engine
 
@@ -436,15 +436,7 @@ class Redemption(models.Model):
     )
     handed_over_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
-    key_clinic = models.ForeignKey(
-        Clinic,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text=_("The clinic the idempotency key was sent at: keys are unique per clinic."),
-    )
+    key_clinic = key_clinic_field()
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -500,15 +492,7 @@ class PrizeDraw(models.Model):
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
-    key_clinic = models.ForeignKey(
-        Clinic,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text=_("The clinic the idempotency key was sent at: keys are unique per clinic."),
-    )
+    key_clinic = key_clinic_field()
 
     class Meta:
         ordering = ["drawn_at", "id"]
