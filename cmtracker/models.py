@@ -141,6 +141,21 @@ def key_clinic_field() -> models.ForeignKey:
     )
 
 
+def key_constraints(prefix: str) -> list[models.BaseConstraint]:
+    """The database's side of key_clinic_field: a key is unique within its clinic, and a key and
+    its clinic are set together."""
+    return [
+        models.UniqueConstraint(
+            fields=["key_clinic", "idempotency_key"], name=f"{prefix}_key_unique_per_clinic"
+        ),
+        models.CheckConstraint(
+            condition=models.Q(idempotency_key__isnull=True, key_clinic__isnull=True)
+            | models.Q(idempotency_key__isnull=False, key_clinic__isnull=False),
+            name=f"{prefix}_key_has_its_clinic",
+        ),
+    ]
+
+
 class Membership(models.Model):
     """A staff member's role at one clinic."""
 

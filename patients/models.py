@@ -18,7 +18,7 @@ from cmtracker.inputs import (
     RECORD_NUMBER_MAX_LENGTH,
     validate_record_number,
 )
-from cmtracker.models import Clinic, key_clinic_field, validate_weekdays
+from cmtracker.models import Clinic, key_clinic_field, key_constraints, validate_weekdays
 from cmtracker.phones import phone_e164
 
 
@@ -276,14 +276,7 @@ class Specimen(models.Model):
         ordering = ["collected_at", "id"]
         indexes = [models.Index(fields=["enrollment", "collected_at"])]
         constraints = [
-            models.UniqueConstraint(
-                fields=["key_clinic", "idempotency_key"], name="specimen_key_unique_per_clinic"
-            ),
-            models.CheckConstraint(
-                condition=Q(idempotency_key__isnull=True, key_clinic__isnull=True)
-                | Q(idempotency_key__isnull=False, key_clinic__isnull=False),
-                name="specimen_key_has_its_clinic",
-            ),
+            *key_constraints("specimen"),
             models.UniqueConstraint(
                 fields=["enrollment", "missed_day"], name="specimen_one_missed_mark_a_day"
             ),
@@ -344,14 +337,7 @@ class Attendance(models.Model):
         verbose_name_plural = "attendance"
         indexes = [models.Index(fields=["enrollment", "occurred_at"])]
         constraints = [
-            models.UniqueConstraint(
-                fields=["key_clinic", "idempotency_key"], name="attendance_key_unique_per_clinic"
-            ),
-            models.CheckConstraint(
-                condition=Q(idempotency_key__isnull=True, key_clinic__isnull=True)
-                | Q(idempotency_key__isnull=False, key_clinic__isnull=False),
-                name="attendance_key_has_its_clinic",
-            ),
+            *key_constraints("attendance"),
         ]
 
     def __str__(self) -> str:

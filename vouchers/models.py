@@ -11,7 +11,7 @@ from cmtracker.inputs import (
     PROTOCOL_DESCRIPTION_MAX_LENGTH,
     REASON_MAX_LENGTH,
 )
-from cmtracker.models import Clinic, key_clinic_field
+from cmtracker.models import Clinic, key_clinic_field, key_constraints
 from patients.models import Attendance, Enrollment, Patient, Specimen, Substance
 from vouchers import engine
 
@@ -441,14 +441,7 @@ class Redemption(models.Model):
     class Meta:
         ordering = ["-requested_at", "-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["key_clinic", "idempotency_key"], name="redemption_key_unique_per_clinic"
-            ),
-            models.CheckConstraint(
-                condition=Q(idempotency_key__isnull=True, key_clinic__isnull=True)
-                | Q(idempotency_key__isnull=False, key_clinic__isnull=False),
-                name="redemption_key_has_its_clinic",
-            ),
+            *key_constraints("redemption"),
         ]
 
     def __str__(self) -> str:
@@ -497,14 +490,7 @@ class PrizeDraw(models.Model):
     class Meta:
         ordering = ["drawn_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["key_clinic", "idempotency_key"], name="prize_draw_key_unique_per_clinic"
-            ),
-            models.CheckConstraint(
-                condition=Q(idempotency_key__isnull=True, key_clinic__isnull=True)
-                | Q(idempotency_key__isnull=False, key_clinic__isnull=False),
-                name="prize_draw_key_has_its_clinic",
-            ),
+            *key_constraints("prize_draw"),
         ]
 
     def __str__(self) -> str:
