@@ -31,8 +31,8 @@ def api_token_new(*, user: User) -> tuple[ApiToken, str]:
     ApiToken.objects.filter(
         user=user, expiry__lt=now - timedelta(seconds=settings.SESSION_ABSOLUTE_SECONDS)
     ).delete()
-    absolute = timedelta(seconds=settings.SESSION_ABSOLUTE_SECONDS)
-    return ApiToken.objects.create(user=user, expiry=min(idle_limit(user), absolute))
+    # knox's manager takes the time left, not the moment.
+    return ApiToken.objects.create(user=user, expiry=_expiry(user=user, created=now, now=now) - now)
 
 
 def api_token_use(*, token: ApiToken) -> bool:
@@ -44,6 +44,15 @@ def api_token_use(*, token: ApiToken) -> bool:
     token.expiry = _expiry(user=token.user, created=token.created, now=now)
     ApiToken.objects.filter(pk=token.pk).update(last_used=token.last_used, expiry=token.expiry)
     return True
+
+
+def api_token_revoke(*, user: User, digest: str) -> bool:
+    """Revoke one of `user`'s tokens; False when they have none by that digest."""
+    return ApiToken.objects.filter(user=user, digest=digest).delete()[0] > 0
+
+
+def api_tokens_revoke_all(*, user: User) -> int:
+    return ApiToken.objects.filter(user=user).delete()[0]
 
 
 def api_tokens_active(*, user: User):

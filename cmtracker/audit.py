@@ -34,6 +34,7 @@ from django.db import models
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
+# The address the throttles count, never what a client writes into X-Forwarded-For.
 from cmtracker.clients import client_ip
 from cmtracker.inputs import PROTOCOL_DESCRIPTION_MAX_LENGTH
 from cmtracker.models import AuditEvent
@@ -55,12 +56,6 @@ class _Context:
 _context: contextvars.ContextVar[_Context | None] = contextvars.ContextVar(
     "cmtracker_audit", default=None
 )
-
-
-def _client_ip(request) -> str | None:
-    # The address the throttles count: REMOTE_ADDR, or behind our own proxies (NUM_PROXIES) the
-    # one the outermost of them saw; never what a client writes into X-Forwarded-For.
-    return client_ip(request)
 
 
 def _who(request) -> tuple[object | None, str]:
@@ -92,7 +87,7 @@ def _event(*, action, object_type, object_id="", clinic_id=None, patient_id=None
         object_type=object_type,
         object_id=str(object_id or ""),
         changes=changes or {},
-        ip=_client_ip(request) if request is not None else None,
+        ip=client_ip(request) if request is not None else None,
         method=request.method if request is not None else "",
         path=request.get_full_path()[:400] if request is not None else "",
     )

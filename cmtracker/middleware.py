@@ -14,6 +14,8 @@ from django.dispatch import receiver
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
+from cmtracker.api_tokens import idle_limit
+
 LAST_SEEN = "cm_last_seen"
 SIGNED_IN = "cm_signed_in"
 
@@ -25,11 +27,6 @@ def _start_session_clock(sender, request, user, **kwargs):
         now = int(time.time())
         request.session[SIGNED_IN] = now
         request.session[LAST_SEEN] = now
-
-
-def _idle_limit(user) -> int:
-    staff = user.is_staff or user.is_staff_member
-    return settings.STAFF_IDLE_TIMEOUT_SECONDS if staff else settings.PATIENT_IDLE_TIMEOUT_SECONDS
 
 
 class SessionTimeoutMiddleware:
@@ -50,7 +47,7 @@ class SessionTimeoutMiddleware:
         signed_in = session.setdefault(SIGNED_IN, now)
         last_seen = session.get(LAST_SEEN, now)
         if (
-            now - last_seen > _idle_limit(user)
+            now - last_seen > idle_limit(user).total_seconds()
             or now - signed_in > settings.SESSION_ABSOLUTE_SECONDS
         ):
             logout(request)

@@ -22,8 +22,8 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -34,8 +34,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cmtracker import audit
-from cmtracker.api_tokens import api_tokens_active
-from cmtracker.models import ApiToken
+from cmtracker.api_tokens import api_token_revoke, api_tokens_active, api_tokens_revoke_all
 
 BACKUP_CODES = 10
 
@@ -256,7 +255,8 @@ class ApiTokenRevokeView(LoginRequiredMixin, View):
     """Revoke one of your API tokens (a button on the account page); another's answers 404."""
 
     def post(self, request, digest):
-        get_object_or_404(ApiToken, user=request.user, digest=digest).delete()
+        if not api_token_revoke(user=request.user, digest=digest):
+            raise Http404
         messages.success(request, _("The token was revoked."))
         return redirect("account")
 
@@ -265,7 +265,7 @@ class ApiTokensRevokeAllView(LoginRequiredMixin, View):
     """Revoke all of your API tokens: every app or lab system must sign in again."""
 
     def post(self, request):
-        ApiToken.objects.filter(user=request.user).delete()
+        api_tokens_revoke_all(user=request.user)
         messages.success(request, _("All your tokens were revoked."))
         return redirect("account")
 

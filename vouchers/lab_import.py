@@ -572,7 +572,12 @@ def lab_import_confirm(
         return lab_import_apply(clinic=clinic, text=upload.text, actor=actor, mode=mode)
     if not mine.update(status=LabImport.Status.QUEUED, mode=mode, token="", updated_at=now):
         return None
-    upload.refresh_from_db()
+    upload.status, upload.mode, upload.token, upload.updated_at = (
+        LabImport.Status.QUEUED,
+        mode,
+        "",
+        now,
+    )
     return upload
 
 

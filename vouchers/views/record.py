@@ -27,7 +27,7 @@ from patients.permissions import (
     patient_get_or_404,
     staff_clinic_ids,
 )
-from vouchers import engine, services
+from vouchers import engine, prizes, services
 from vouchers.award_notes import award_note
 from vouchers.forms import AttendanceForm, SpecimenForm, errors_onto_form
 from vouchers.redemptions import low_stock_items
@@ -293,10 +293,7 @@ class _RecordView(StaffRequiredMixin, View):
         self.patient = patient_get_or_404(self.request.user, self.kwargs["pk"])
         # The open enrollment, else the latest one: a result collected before it ended still
         # belongs to it (the service finds the enrollment by the collection day).
-        enrollments = self.patient.enrollments.select_related("protocol")
-        self.enrollment = (
-            enrollments.filter(status__in=Enrollment.OPEN_STATUSES).first() or enrollments.first()
-        )
+        self.enrollment = prizes.drawing_enrollment(self.patient)
 
     def standing(self):
         """What the patient stands at now, shown beside the form while an enrollment is open."""
