@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patients.models import Enrollment
+from patients.models import Enrollment, Patient
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +68,14 @@ def enrollment_set_status(
         getattr(actor, "pk", None),
     )
     return enrollment
+
+
+def drawing_enrollment(patient: Patient) -> Enrollment | None:
+    """The enrollment whose bowl and caps the patient's draws are made under: the open one, or
+    when none is open the latest one, so draws that a late result earned on a completed
+    enrollment can still be drawn."""
+    enrollments = patient.enrollments.select_related("protocol")
+    return (
+        enrollments.filter(status__in=Enrollment.OPEN_STATUSES).first()
+        or enrollments.order_by("-start_date", "-id").first()
+    )

@@ -8,6 +8,7 @@
 from django.contrib.auth.mixins import AccessMixin
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from cmtracker import audit
 from cmtracker.models import Clinic, Membership
@@ -84,3 +85,21 @@ class PatientRequiredMixin(AccessMixin):
         if request.patient is None:
             raise Http404("Not a patient account")
         return super().dispatch(request, *args, **kwargs)
+
+
+class ClinicTimeMixin:
+    """Run the view, and render its page, in the patient's clinic's time zone.
+
+    Place after StaffRequiredMixin, so nobody learns anything before their role is checked.
+    """
+
+    def get_patient(self) -> Patient:
+        return patient_get_or_404(self.request.user, self.kwargs["pk"])
+
+    def dispatch(self, request, *args, **kwargs):
+        self.patient = self.get_patient()
+        with timezone.override(self.patient.clinic.tz):
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+        return response

@@ -20,11 +20,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cmtracker import audit
+from cmtracker.exceptions import Conflict
+from patients.enrollment import drawing_enrollment
 from patients.models import Enrollment, Patient
 from vouchers import engine
+from vouchers.ledger import earned_cents, wallet_lock
 from vouchers.models import CatalogItem, LedgerEntry, PrizeDraw, PrizeTier, StockMovement
-from vouchers.redemptions import Conflict
-from vouchers.services import earned_cents, wallet_lock
 
 # The tier that wins nothing; also what a capped draw falls back to when no prize fits.
 GOOD_JOB = "good job"
@@ -123,17 +124,6 @@ def _draws_by_key(patient: Patient, key: str) -> list[PrizeDraw] | None:
     if any(d.patient_id != patient.id for d in found):
         raise ValidationError({"idempotency_key": _("This key was used for another patient.")})
     return sorted(found, key=lambda d: int(d.idempotency_key[len(prefix) :]))
-
-
-def drawing_enrollment(patient: Patient) -> Enrollment | None:
-    """The enrollment whose bowl and caps the patient's draws are made under: the open one, or
-    when none is open the latest one, so draws that a late result earned on a completed
-    enrollment can still be drawn."""
-    enrollments = patient.enrollments.select_related("protocol")
-    return (
-        enrollments.filter(status__in=Enrollment.OPEN_STATUSES).first()
-        or enrollments.order_by("-start_date", "-id").first()
-    )
 
 
 def _prize_enrollment(patient: Patient) -> Enrollment:

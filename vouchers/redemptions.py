@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cmtracker import audit
+from cmtracker.exceptions import Conflict
 from cmtracker.inputs import (
     DESCRIPTION_MAX_LENGTH,
     REASON_MAX_LENGTH,
@@ -29,6 +30,7 @@ from cmtracker.inputs import (
 from cmtracker.models import Clinic
 from patients.models import Patient
 from vouchers import notices
+from vouchers.ledger import wallet_lock
 from vouchers.models import (
     CatalogItem,
     LedgerEntry,
@@ -38,12 +40,6 @@ from vouchers.models import (
     StockMovement,
     Wallet,
 )
-from vouchers.services import wallet_lock
-
-
-class Conflict(ValidationError):
-    """The request is valid but cannot be done now: not enough balance, out of stock, or the
-    redemption has moved on (a double-click, an approve after a cancel). The API answers 409."""
 
 
 def _conflict(field: str, message: str) -> Conflict:

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Prefetch, Q, Sum, prefetch_related_objects
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.utils import formats
 from django.utils.translation import gettext as _
 
@@ -24,8 +24,8 @@ from cmtracker.models import Clinic, Membership, Notification
 from cmtracker.notifications import notifications_queue_many, quiet_hours_end_after
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
-from vouchers import engine, notices, services
-from vouchers.models import LedgerEntry, Protocol, Wallet
+from vouchers import engine, ledger, notices, services
+from vouchers.models import Protocol, Wallet
 from vouchers.schedule import is_test_day, scheduled_days_between
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def _promises(dues: list[_Due], rules: _Rules) -> dict[tuple[int, date], notices
     """
     enrollments = [due.enrollment for due in dues]
     year_capped = [e for e in enrollments if rules[e.protocol_id].year_cap_cents is not None]
-    elsewhere = _earned_elsewhere(year_capped)
+    elsewhere = ledger.earned_elsewhere_by_year_many(year_capped)
     promises = {}
     for due in dues:
         enrollment, clock = due.enrollment, due.clock
@@ -281,33 +281,6 @@ def _promises(dues: list[_Due], rules: _Rules) -> dict[tuple[int, date], notices
                 is_prize=protocol.kind == engine.PRIZE, award=award
             )
     return promises
-
-
-def _earned_elsewhere(enrollments: list[Enrollment]) -> dict[int, dict[int, int]]:
-    """services.earned_elsewhere_by_year for each of `enrollments`, by enrollment id, in one
-    query: what the patient earned per calendar year in their other enrollments."""
-    if not enrollments:
-        return {}
-    earned = (
-        LedgerEntry.objects.filter(
-            patient_id__in={e.patient_id for e in enrollments},
-            component__in=services.EARNING_COMPONENTS,
-            event_year__isnull=False,
-        )
-        .values("patient_id", "enrollment_id", "event_year")
-        .annotate(total=Sum(F("amount_cents") - F("overpayment_cents")))
-    )
-    rows = defaultdict(list)
-    for row in earned:
-        rows[row["patient_id"]].append(row)
-    elsewhere = {}
-    for enrollment in enrollments:
-        by_year: dict[int, int] = defaultdict(int)
-        for row in rows[enrollment.patient_id]:
-            if row["enrollment_id"] != enrollment.pk:
-                by_year[row["event_year"]] += row["total"] or 0
-        elsewhere[enrollment.pk] = dict(by_year)
-    return elsewhere
 
 
 def _reminder_rows(due: _Due, promises: dict[tuple[int, date], notices.Promise]) -> list[dict]:

@@ -7,10 +7,11 @@ from django.db.models import Count, F, Q, Sum
 
 from patients.models import Enrollment, Patient
 from vouchers import engine
+from vouchers.ledger import earned_cents, earned_elsewhere_by_year
 from vouchers.models import LedgerEntry, Wallet
 from vouchers.prizes import prize_cap_remaining, prizes_this_year_cents
 from vouchers.schedule import next_negative_award
-from vouchers.services import earned_cents, earned_elsewhere_by_year, enrollment_events
+from vouchers.services import enrollment_events
 
 
 def wallet_get(*, patient: Patient) -> Wallet:

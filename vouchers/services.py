@@ -23,14 +23,10 @@ from cmtracker.models import validate_weekdays
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, notices
+from vouchers.ledger import earned_elsewhere_by_year, wallet_lock
 from vouchers.models import LedgerEntry, Protocol, ProtocolPhase, Wallet
 from vouchers.schedule import next_negative_award
 
-EARNING_COMPONENTS = (
-    LedgerEntry.Component.VOUCHER,
-    LedgerEntry.Component.BONUS,
-    LedgerEntry.Component.ATTENDANCE,
-)
 CREDIT_KIND = {
     LedgerEntry.Component.VOUCHER: LedgerEntry.Kind.EARN,
     LedgerEntry.Component.BONUS: LedgerEntry.Kind.BONUS,
@@ -84,12 +80,6 @@ def _attendance_key(attendance_id: int) -> str:
     return f"attendance:{attendance_id}"
 
 
-def wallet_lock(*, patient: Patient) -> Wallet:
-    """The patient's wallet, created on first use, locked until the transaction ends."""
-    Wallet.objects.get_or_create(patient=patient)
-    return Wallet.objects.select_for_update().get(patient=patient)
-
-
 # --- settlement ------------------------------------------------------------------------------
 
 
@@ -126,28 +116,6 @@ def enrollment_events(enrollment: Enrollment) -> list[engine.Event]:
     ]
     timed.sort(key=lambda t: t[:3])
     return [t[3] for t in timed]
-
-
-def earned_cents(**filters) -> int:
-    """Cents earned (vouchers, bonuses, attendance) by the ledger entries matching `filters`."""
-    total = LedgerEntry.objects.filter(component__in=EARNING_COMPONENTS, **filters).aggregate(
-        total=Sum(F("amount_cents") - F("overpayment_cents"))
-    )["total"]
-    return total or 0
-
-
-def earned_elsewhere_by_year(enrollment: Enrollment) -> dict[int, int]:
-    """What the patient earned in their other enrollments, per calendar year: the engine's
-    `earned_elsewhere_by_year`, so the year cap holds across enrollments."""
-    rows = (
-        LedgerEntry.objects.filter(
-            patient_id=enrollment.patient_id, component__in=EARNING_COMPONENTS
-        )
-        .exclude(enrollment_id=enrollment.id)
-        .values("event_year")
-        .annotate(total=Sum(F("amount_cents") - F("overpayment_cents")))
-    )
-    return {r["event_year"]: r["total"] for r in rows if r["event_year"] is not None}
 
 
 def _wanted(result: engine.Result) -> dict[tuple, int]:

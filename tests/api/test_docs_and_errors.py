@@ -5,8 +5,8 @@ from django.db import IntegrityError
 from django.http import Http404
 from rest_framework.test import APIRequestFactory
 
+from cmtracker.exceptions import Conflict
 from vouchers.api.errors import exception_handler
-from vouchers.redemptions import Conflict
 
 pytestmark = pytest.mark.django_db
 

@@ -8,12 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
+from cmtracker.exceptions import Conflict
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
 from tests.vouchers.test_concurrency import THREADS, concurrently, errors_in
 from vouchers import prizes, redemptions, services
 from vouchers.models import PrizeDraw, StockMovement, Wallet
-from vouchers.redemptions import Conflict
 from vouchers.selectors import ledger_verify
 
 pytestmark = [

@@ -9,11 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
+from cmtracker.exceptions import Conflict
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
 from vouchers import prizes, redemptions, services
 from vouchers.models import LedgerEntry, PrizeDraw, StockMovement, Wallet
-from vouchers.redemptions import Conflict
 from vouchers.selectors import ledger_verify
 
 MONDAY = date(2026, 1, 5)

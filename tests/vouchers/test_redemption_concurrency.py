@@ -12,10 +12,11 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from cmtracker.exceptions import Conflict
 from tests.factories import PatientFactory
 from vouchers import selectors, services
 from vouchers.models import CatalogItem, LedgerEntry, Redemption, StockMovement, Wallet
-from vouchers.redemptions import Conflict, catalog_item_create, redemption_request
+from vouchers.redemptions import catalog_item_create, redemption_request
 
 pytestmark = [
     pytest.mark.postgres,

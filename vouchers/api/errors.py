@@ -26,7 +26,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from vouchers.redemptions import Conflict
+from cmtracker.exceptions import Conflict
 
 
 def field_errors(error: DjangoValidationError) -> dict[str, list[str]]:

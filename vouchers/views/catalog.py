@@ -30,6 +30,7 @@ from patients.permissions import is_clinic_admin, staff_clinic_ids
 from vouchers.catalog_forms import CatalogItemForm, MonthForm, StockAdjustForm, StockReceiveForm
 from vouchers.forms import errors_onto_form
 from vouchers.models import CatalogItem, StockMovement
+from vouchers.presenters import person
 from vouchers.redemptions import (
     Conflict,
     catalog_item_create,
@@ -39,7 +40,6 @@ from vouchers.redemptions import (
     stock_receive,
     stock_reconciliation,
 )
-from vouchers.views.patient import person
 
 
 def admin_clinics(user) -> list[Clinic]:

@@ -27,9 +27,9 @@ from cmtracker.models import WEEKDAYS
 from patients.enrollment import enrollment_set_status
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, Substance
 from patients.permissions import (
+    ClinicTimeMixin,
     StaffRequiredMixin,
     is_clinic_admin,
-    patient_get_or_404,
     patients_visible_to,
 )
 from vouchers import engine
@@ -38,6 +38,7 @@ from vouchers.charts import earnings_chart
 from vouchers.forms import ExcuseForm, SpecimenCorrectionForm, errors_onto_form
 from vouchers.models import LedgerEntry
 from vouchers.patient_forms import EnrollForm, EnrollmentScheduleForm, EnrollmentStatusForm
+from vouchers.presenters import person
 from vouchers.reminders import missed_test_excuse
 from vouchers.selectors import reward_summary, wallet_get
 from vouchers.services import (
@@ -57,30 +58,6 @@ OUTCOME_CLASS = {
     engine.DILUTE: "dilute",
     engine.EXCUSED: "excused",
 }
-
-
-def person(user) -> str:
-    if user is None:
-        return _("System")
-    return user.get_full_name() or user.username
-
-
-class ClinicTimeMixin:
-    """Run the view, and render its page, in the patient's clinic's time zone.
-
-    Place after StaffRequiredMixin, so nobody learns anything before their role is checked.
-    """
-
-    def get_patient(self) -> Patient:
-        return patient_get_or_404(self.request.user, self.kwargs["pk"])
-
-    def dispatch(self, request, *args, **kwargs):
-        self.patient = self.get_patient()
-        with timezone.override(self.patient.clinic.tz):
-            response = super().dispatch(request, *args, **kwargs)
-            if hasattr(response, "render") and not response.is_rendered:
-                response.render()
-        return response
 
 
 # --- the history table ---------------------------------------------------------------------------

@@ -26,13 +26,14 @@ from django.views import View
 from django_htmx.http import push_url
 
 from cmtracker import audit
+from cmtracker.exceptions import Conflict
+from patients.enrollment import drawing_enrollment
 from patients.models import Enrollment, Patient
-from patients.permissions import StaffRequiredMixin, patients_visible_to
+from patients.permissions import ClinicTimeMixin, StaffRequiredMixin, patients_visible_to
 from vouchers import engine, prizes
 from vouchers.models import CatalogItem, PrizeDraw, PrizeTier
-from vouchers.redemptions import Conflict
+from vouchers.presenters import person
 from vouchers.selectors import wallet_get
-from vouchers.views.patient import ClinicTimeMixin, person
 
 PAGE = "vouchers/prize/draws.html"
 REGION = "vouchers/prize/region.html"
@@ -121,7 +122,7 @@ def cabinet(patient: Patient, drawn_key: str = "") -> Cabinet:
     A fixed number of queries however many draws: the enrollment, the wallet, the caps, the
     draws (with who drew and what was claimed), and the cabinet's prize items.
     """
-    enrollment = prizes.drawing_enrollment(patient)
+    enrollment = drawing_enrollment(patient)
     is_prize = enrollment is not None and enrollment.protocol.kind == engine.PRIZE
     wallet = wallet_get(patient=patient)
     cap = None

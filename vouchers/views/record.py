@@ -20,6 +20,7 @@ from django_htmx.http import reselect, reswap, retarget
 
 from cmtracker import audit
 from cmtracker.models import Clinic
+from patients.enrollment import drawing_enrollment
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from patients.permissions import (
     StaffRequiredMixin,
@@ -27,7 +28,7 @@ from patients.permissions import (
     patient_get_or_404,
     staff_clinic_ids,
 )
-from vouchers import engine, prizes, services
+from vouchers import engine, services
 from vouchers.award_notes import award_note
 from vouchers.forms import AttendanceForm, SpecimenForm, errors_onto_form
 from vouchers.redemptions import low_stock_items
@@ -293,7 +294,7 @@ class _RecordView(StaffRequiredMixin, View):
         self.patient = patient_get_or_404(self.request.user, self.kwargs["pk"])
         # The open enrollment, else the latest one: a result collected before it ended still
         # belongs to it (the service finds the enrollment by the collection day).
-        self.enrollment = prizes.drawing_enrollment(self.patient)
+        self.enrollment = drawing_enrollment(self.patient)
 
     def standing(self):
         """What the patient stands at now, shown beside the form while an enrollment is open."""
