@@ -5,27 +5,23 @@ itself logged."""
 import csv
 import re
 
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
 from cmtracker import audit
 from cmtracker.models import AuditEvent
-from patients.permissions import StaffRequiredMixin, is_clinic_admin, patient_get_or_404
+from patients.permissions import StaffRequiredMixin, audit_trail_patient
 
 PER_PAGE = 50
 
 
 class _AuditTrailMixin(StaffRequiredMixin):
     def trail(self):
-        self.patient = patient_get_or_404(self.request.user, self.kwargs["pk"])
-        if not is_clinic_admin(self.request.user, self.patient.clinic):
-            raise PermissionDenied(_("Only the clinic's administrators see the audit trail."))
+        self.patient = audit_trail_patient(self.request.user, self.kwargs["pk"])
         return AuditEvent.objects.filter(patient=self.patient).order_by("-at", "-id")
 
 

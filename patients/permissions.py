@@ -5,10 +5,14 @@
   manages the clinic. Another clinic's record answers 404, never 403, so ids leak nothing.
 """
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.mixins import AccessMixin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cmtracker import audit
 from cmtracker.models import Clinic, Membership
@@ -27,6 +31,64 @@ def is_clinic_admin(user, clinic: Clinic) -> bool:
     return any(
         m.clinic_id == clinic.id and m.role == Membership.Role.ADMIN for m in user.memberships.all()
     )
+
+
+def staff_clinics(user) -> list[Clinic]:
+    """The clinics `user` works at, by name."""
+    return list(Clinic.objects.filter(pk__in=staff_clinic_ids(user)).order_by("name", "pk"))
+
+
+def clinic_choose(clinics: list[Clinic], wanted: str | None) -> Clinic:
+    """The clinic picked with ?clinic=<id> among `clinics`, or the first when none is picked.
+    Any other id, another clinic's or "abc", answers 404."""
+    if wanted is None and clinics:
+        return clinics[0]
+    for clinic in clinics:
+        if str(clinic.pk) == wanted:
+            return clinic
+    raise Http404("Not one of your clinics")
+
+
+def admin_clinics(user) -> list[Clinic]:
+    """The clinics `user` administers, by name."""
+    clinics = Clinic.objects.filter(pk__in=staff_clinic_ids(user)).order_by("name", "pk")
+    return [clinic for clinic in clinics if is_clinic_admin(user, clinic)]
+
+
+class ClinicAdminRequiredMixin(AccessMixin):
+    """Clinic administrators only; anyone else signed in gets 404.
+
+    Sets `self.clinics` (those they administer) and `self.clinic`: the first of them, or the
+    one chosen with ?clinic=<id> (another clinic's id answers 404). Runs the view, and renders
+    its page, in that clinic's time zone.
+    """
+
+    def get_clinic(self) -> Clinic:
+        return clinic_choose(self.clinics, self.request.GET.get("clinic"))
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.clinics = admin_clinics(request.user)
+        if not self.clinics:
+            raise Http404("Not a clinic administrator's page")
+        self.clinic = self.get_clinic()
+        with timezone.override(self.clinic.tz):
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+        return response
+
+    def clinic_query(self, **params) -> str:
+        """A query string keeping the chosen clinic (when there is a choice) and `params`."""
+        if len(self.clinics) > 1:
+            params = {"clinic": self.clinic.pk, **params}
+        return "?" + urlencode(params) if params else ""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(clinic=self.clinic, clinics=self.clinics, clinic_query=self.clinic_query())
+        return context
 
 
 def own_patient(user) -> Patient | None:
@@ -61,6 +123,14 @@ def patient_get_or_404(user, pk) -> Patient:
         raise Http404("No such patient")
     # Every patient page and API resource comes through here: a staff reader is logged.
     audit.disclosed([patient.pk])
+    return patient
+
+
+def audit_trail_patient(user, pk) -> Patient:
+    """The patient whose audit trail `user` may read: their clinic's administrators only."""
+    patient = patient_get_or_404(user, pk)
+    if not is_clinic_admin(user, patient.clinic):
+        raise PermissionDenied(_("Only the clinic's administrators see the audit trail."))
     return patient
 
 

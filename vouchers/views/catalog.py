@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -26,7 +24,9 @@ from django.views.generic import FormView, TemplateView
 
 from cmtracker import audit
 from cmtracker.models import Clinic
-from patients.permissions import is_clinic_admin, staff_clinic_ids
+from patients.permissions import (
+    ClinicAdminRequiredMixin,
+)
 from vouchers.catalog_forms import CatalogItemForm, MonthForm, StockAdjustForm, StockReceiveForm
 from vouchers.forms import errors_onto_form
 from vouchers.models import CatalogItem, StockMovement
@@ -40,54 +40,6 @@ from vouchers.redemptions import (
     stock_receive,
     stock_reconciliation,
 )
-
-
-def admin_clinics(user) -> list[Clinic]:
-    """The clinics `user` administers, by name."""
-    clinics = Clinic.objects.filter(pk__in=staff_clinic_ids(user)).order_by("name", "pk")
-    return [clinic for clinic in clinics if is_clinic_admin(user, clinic)]
-
-
-class ClinicAdminRequiredMixin(AccessMixin):
-    """Clinic administrators only; anyone else signed in gets 404.
-
-    Sets `self.clinics` (those they administer) and `self.clinic`: the first of them, or the
-    one chosen with ?clinic=<id> (another clinic's id answers 404). Runs the view, and renders
-    its page, in that clinic's time zone.
-    """
-
-    def get_clinic(self) -> Clinic:
-        wanted = self.request.GET.get("clinic")
-        if wanted is None:
-            return self.clinics[0]
-        for clinic in self.clinics:
-            if str(clinic.pk) == wanted:
-                return clinic
-        raise Http404("Not one of your clinics")
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.clinics = admin_clinics(request.user)
-        if not self.clinics:
-            raise Http404("Not a clinic administrator's page")
-        self.clinic = self.get_clinic()
-        with timezone.override(self.clinic.tz):
-            response = super().dispatch(request, *args, **kwargs)
-            if hasattr(response, "render") and not response.is_rendered:
-                response.render()
-        return response
-
-    def clinic_query(self, **params) -> str:
-        """A query string keeping the chosen clinic (when there is a choice) and `params`."""
-        if len(self.clinics) > 1:
-            params = {"clinic": self.clinic.pk, **params}
-        return "?" + urlencode(params) if params else ""
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(clinic=self.clinic, clinics=self.clinics, clinic_query=self.clinic_query())
-        return context
 
 
 class CatalogItemMixin(ClinicAdminRequiredMixin):
