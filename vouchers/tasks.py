@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from patients.models import Enrollment
-from vouchers import reminders, services
+from vouchers import missed, reminders, services
 
 # Registered with Celery here: autodiscovery imports only this module of the app.
 from vouchers.labs.tasks import lab_import_run, lab_imports_sweep  # noqa: F401
@@ -42,4 +42,4 @@ def reminders_queue() -> int:
 @shared_task(soft_time_limit=900, time_limit=960)
 def missed_tests_mark() -> int:
     """Every fifteen minutes: mark the tests missed that nobody came for before closing."""
-    return reminders.missed_tests_mark(now=timezone.now())
+    return missed.missed_tests_mark(now=timezone.now())

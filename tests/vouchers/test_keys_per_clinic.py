@@ -22,8 +22,8 @@ from tests.vouchers.test_prizes import Slips
 from vouchers import prizes, redemptions, services
 from vouchers.labs.importer import ALL_OR_NOTHING, lab_import_apply
 from vouchers.labs.rows import lab_import_preview
+from vouchers.missed import missed_tests_mark
 from vouchers.models import CatalogItem, PrizeDraw, Redemption
-from vouchers.reminders import missed_tests_mark
 from vouchers.selectors import reward_summary
 
 pytestmark = pytest.mark.django_db

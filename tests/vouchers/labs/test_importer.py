@@ -18,8 +18,8 @@ from tests.factories import EnrollmentFactory, PatientFactory
 from vouchers import services
 from vouchers.labs.importer import lab_import_apply
 from vouchers.labs.rows import OK, lab_import_preview
+from vouchers.missed import missed_tests_mark
 from vouchers.models import LedgerEntry, Wallet
-from vouchers.reminders import missed_tests_mark
 
 HEADER = "record_number,collected_at,kind,cocaine,amphetamine,status,notes,idempotency_key\n"
 GOOD = "A1,2026-01-06 09:00,urine,negative,negative,,,\n"
