@@ -65,6 +65,9 @@ class _Abort(Exception):
     """Rolls back the import's transaction when all-or-nothing finds a bad row."""
 
 
+# --- writing -----------------------------------------------------------------------------------
+
+
 def lab_import_apply(*, clinic: Clinic, text: str, actor, mode: str) -> ImportReport:
     """Write the file's good rows and settle, or nothing at all.
 

@@ -354,7 +354,7 @@ def _check_enrollment(row: ImportRow, enrollments: list[Enrollment], clinic: Cli
         row.fail_with(error)
 
 
-# --- the two entry points ----------------------------------------------------------------------
+# --- the preview -------------------------------------------------------------------------------
 
 
 def lab_import_preview(*, clinic: Clinic, text: str) -> ImportReport:
