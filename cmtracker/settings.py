@@ -247,8 +247,8 @@ SPECTACULAR_SETTINGS = {
         "LedgerEntryKindEnum": "vouchers.models.LedgerEntry.Kind",
         "ProtocolKindEnum": "vouchers.models.Protocol.Kind",
         # The lab import's modes: a request may preview, a job only writes.
-        "LabImportModeEnum": "vouchers.api.imports.MODES",
-        "LabImportWriteModeEnum": "vouchers.lab_import.MODES",
+        "LabImportModeEnum": "vouchers.labs.api.MODES",
+        "LabImportWriteModeEnum": "vouchers.labs.importer.MODES",
     },
 }
 

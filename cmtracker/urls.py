@@ -60,7 +60,7 @@ urlpatterns = [
     path("", include("vouchers.catalog_urls")),
     path("", include("vouchers.redemption_urls")),
     path("", include("vouchers.prize_urls")),
-    path("", include("vouchers.import_urls")),
+    path("", include("vouchers.labs.urls")),
     path("api/", include("vouchers.api.urls")),
 ]
 

@@ -50,7 +50,8 @@ def main() -> None:
 def measure(size: int) -> tuple[int, float, float]:
     from cmtracker.models import Clinic, User
     from patients.models import Enrollment, Patient, Specimen
-    from vouchers.lab_import import SKIP_BAD_ROWS, lab_import_apply, lab_import_preview
+    from vouchers.labs.importer import SKIP_BAD_ROWS, lab_import_apply
+    from vouchers.labs.rows import lab_import_preview
     from vouchers.models import Protocol
 
     clinic, _ = Clinic.objects.get_or_create(

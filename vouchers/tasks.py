@@ -1,11 +1,13 @@
 import logging
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
 from patients.models import Enrollment
-from vouchers import lab_import, reminders, services
+from vouchers import missed, reminders, services
+
+# Registered with Celery here: autodiscovery imports only this module of the app.
+from vouchers.labs.tasks import lab_import_run, lab_imports_sweep  # noqa: F401
 from vouchers.selectors import ledger_verify as ledger_drift
 
 log = logging.getLogger(__name__)
@@ -40,28 +42,4 @@ def reminders_queue() -> int:
 @shared_task(soft_time_limit=900, time_limit=960)
 def missed_tests_mark() -> int:
     """Every fifteen minutes: mark the tests missed that nobody came for before closing."""
-    return reminders.missed_tests_mark(now=timezone.now())
-
-
-# A lab file of 100,000 rows takes about a minute; the limits leave room for a slow database. A run
-# cut short has committed every chunk it finished, so it queues itself to carry on from there.
-
-
-@shared_task(soft_time_limit=15 * 60, time_limit=16 * 60)
-def lab_import_run(lab_import_id: int) -> None:
-    """Import a lab file's job (vouchers.lab_import.lab_import_run), by id."""
-    try:
-        lab_import.lab_import_run(job_id=lab_import_id)
-    except SoftTimeLimitExceeded:
-        log.warning("lab import %s stopped by its time limit; carrying on", lab_import_id)
-        lab_import_run.delay(lab_import_id)
-
-
-@shared_task
-def lab_imports_sweep() -> int:
-    """Hourly: delete the uploads nobody confirmed in time, and start again the jobs that stalled
-    (a message lost with the broker, a worker killed mid-file)."""
-    now = timezone.now()
-    for job_id in lab_import.lab_import_jobs_stalled(now=now):
-        lab_import_run.delay(job_id)
-    return lab_import.lab_import_uploads_sweep(now=now)
+    return missed.missed_tests_mark(now=timezone.now())

@@ -11,8 +11,8 @@ from patients.models import Correction, Specimen
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
 from vouchers import services
+from vouchers.missed import missed_tests_mark
 from vouchers.models import CatalogItem, Redemption
-from vouchers.reminders import missed_tests_mark
 
 pytestmark = pytest.mark.django_db
 

@@ -261,3 +261,53 @@ def test_a_finished_import_jobs_page_logs_a_read_of_each_patient_its_rows_name(
 
     assert other.record_number in page and patient.record_number not in page
     assert _reads(since) == Counter({other.pk: 1})
+
+
+@pytest.mark.parametrize("status", [LabImport.Status.DONE, LabImport.Status.RUNNING])
+def test_an_import_jobs_api_answer_logs_a_read_of_each_patient_its_rows_name(
+    counselor, named, clinic, status
+):
+    # Like the page's, but the API returns the rows the first check refused while the job runs.
+    patient, other = named
+    job = LabImport.objects.create(
+        clinic=clinic,
+        created_by=counselor,
+        status=status,
+        expires_at=at(clinic, date(2026, 1, 7)),
+        rows_total=3,
+        errors=2,
+        error_rows=[
+            {"number": 2, "record_number": other.record_number, "status": "error", "messages": []},
+            {"number": 3, "record_number": "NOPE", "status": "error", "messages": []},
+        ],
+    )
+
+    since = _last_id()
+    body = client_for(counselor).get(f"/api/v1/imports/lab-results/{job.pk}/").json()
+
+    assert [row["record_number"] for row in body["rows"]] == [other.record_number, "NOPE"]
+    assert _reads(since) == Counter({other.pk: 1})
+
+
+def test_a_running_import_jobs_page_shows_no_rows_and_logs_no_read(
+    client, counselor, named, clinic
+):
+    _patient, other = named
+    job = LabImport.objects.create(
+        clinic=clinic,
+        created_by=counselor,
+        status=LabImport.Status.RUNNING,
+        expires_at=at(clinic, date(2026, 1, 7)),
+        rows_total=3,
+        errors=1,
+        error_rows=[
+            {"number": 2, "record_number": other.record_number, "status": "error", "messages": []},
+        ],
+    )
+    client.force_login(counselor)
+
+    since = _last_id()
+    page = client.get(reverse("lab-import-job", args=[job.pk])).content.decode()
+
+    assert other.record_number not in page
+    assert _reads(since) == Counter()

@@ -20,7 +20,8 @@ from django.db.models import Sum
 from patients.models import Attendance, Specimen
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import lab_import, services
+from vouchers import services
+from vouchers.labs import importer
 from vouchers.models import LabImport, LedgerEntry, Wallet
 
 # Committed data, so other connections see it. serialized_rollback puts the migrations' data
@@ -203,7 +204,7 @@ def test_a_lab_import_job_run_by_four_workers_at_once_writes_each_row_once(
 ):
     """A redelivered job message, a sweep that started a slow job again: every run claims the
     job, and the chunks are shared out under the job's row lock, each written once."""
-    monkeypatch.setattr(lab_import, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
     start = date(2026, 1, 5)
     lines = ["record_number,collected_at,cocaine\n"]
     for n in range(6):
@@ -211,16 +212,16 @@ def test_a_lab_import_job_run_by_four_workers_at_once_writes_each_row_once(
         EnrollmentFactory(patient=patient, protocol=higgins, start_date=start)
         lines += [f"J{n},{start + timedelta(days=d)} 09:00,negative\n" for d in (1, 3, 5)]
     lines.append("NOBODY,2026-01-07 09:00,negative\n")
-    job = lab_import.lab_import_job_create(
+    job = importer.lab_import_job_create(
         clinic=clinic,
         actor=counselor,
         text="".join(lines),
         rows=19,
-        mode=lab_import.SKIP_BAD_ROWS,
+        mode=importer.SKIP_BAD_ROWS,
         now=at(clinic, start + timedelta(days=30)),
     )
 
-    outcomes = concurrently(lambda n: lab_import.lab_import_run(job_id=job.pk), count=4)
+    outcomes = concurrently(lambda n: importer.lab_import_run(job_id=job.pk), count=4)
 
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     job = LabImport.objects.get(pk=job.pk)

@@ -20,9 +20,10 @@ from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
 from tests.vouchers.test_prizes import Slips
 from vouchers import prizes, redemptions, services
-from vouchers.lab_import import ALL_OR_NOTHING, lab_import_apply, lab_import_preview
+from vouchers.labs.importer import ALL_OR_NOTHING, lab_import_apply
+from vouchers.labs.rows import lab_import_preview
+from vouchers.missed import missed_tests_mark
 from vouchers.models import CatalogItem, PrizeDraw, Redemption
-from vouchers.reminders import missed_tests_mark
 from vouchers.selectors import reward_summary
 
 pytestmark = pytest.mark.django_db

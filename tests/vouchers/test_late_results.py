@@ -20,7 +20,7 @@ from tests.api.conftest import client_for
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory
 from vouchers import prizes, services
-from vouchers.lab_import import lab_import_apply
+from vouchers.labs.importer import lab_import_apply
 from vouchers.selectors import wallet_get
 
 NOW = datetime(2026, 4, 10, 12, 0)

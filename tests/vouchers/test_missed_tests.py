@@ -18,8 +18,8 @@ from patients.models import Enrollment, Specimen
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, MembershipFactory, UserFactory
 from vouchers import services
+from vouchers.missed import missed_test_excuse, missed_tests_mark
 from vouchers.models import LedgerEntry
-from vouchers.reminders import missed_test_excuse, missed_tests_mark
 from vouchers.selectors import reward_summary
 
 MON, WED, FRI = date(2026, 1, 12), date(2026, 1, 14), date(2026, 1, 16)

@@ -16,7 +16,8 @@ from cmtracker.models import Notification
 from patients.models import Specimen
 from tests.factories import ClinicFactory, EnrollmentFactory, PatientFactory
 from vouchers import services
-from vouchers.reminders import missed_tests_mark, reminders_queue
+from vouchers.missed import missed_tests_mark
+from vouchers.reminders import reminders_queue
 
 LA = "America/Los_Angeles"
 NY = "America/New_York"

@@ -11,7 +11,7 @@ from django.utils.html import strip_tags
 from patients.models import Enrollment, Specimen
 from tests.factories import EnrollmentFactory
 from vouchers import services
-from vouchers.reminders import missed_tests_mark
+from vouchers.missed import missed_tests_mark
 
 
 def text(response) -> str:

@@ -6,12 +6,12 @@ from vouchers.api import (
     attendance,
     auth,
     catalog,
-    imports,
     patients,
     protocols,
     redemptions,
     specimens,
 )
+from vouchers.labs import api as labs_api
 
 router = SimpleRouter()
 router.register("patients", patients.PatientViewSet, basename="api-patient")
@@ -36,10 +36,10 @@ urlpatterns = [
         patients.PatientLedgerView.as_view(),
         name="api-patient-ledger",
     ),
-    path("v1/imports/lab-results/", imports.LabImportView.as_view(), name="api-lab-import"),
+    path("v1/imports/lab-results/", labs_api.LabImportView.as_view(), name="api-lab-import"),
     path(
         "v1/imports/lab-results/<int:pk>/",
-        imports.LabImportJobView.as_view(),
+        labs_api.LabImportJobView.as_view(),
         name="api-lab-import-job",
     ),
     path("v1/", include(router.urls)),

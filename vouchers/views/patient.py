@@ -36,10 +36,10 @@ from vouchers import engine
 from vouchers.award_notes import award_note
 from vouchers.charts import earnings_chart
 from vouchers.forms import ExcuseForm, SpecimenCorrectionForm, errors_onto_form
+from vouchers.missed import missed_test_excuse
 from vouchers.models import LedgerEntry
 from vouchers.patient_forms import EnrollForm, EnrollmentScheduleForm, EnrollmentStatusForm
 from vouchers.presenters import person
-from vouchers.reminders import missed_test_excuse
 from vouchers.selectors import reward_summary, wallet_get
 from vouchers.services import (
     enrollment_events,

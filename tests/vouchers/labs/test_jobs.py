@@ -16,19 +16,20 @@ from django.utils import timezone
 from cmtracker.models import Notification
 from patients.models import Specimen
 from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory, UserFactory
-from vouchers import lab_import, services
+from vouchers import services
 from vouchers.forms import SpecimenForm
-from vouchers.lab_import import (
+from vouchers.labs import importer
+from vouchers.labs.importer import (
     SKIP_BAD_ROWS,
     lab_import_apply,
     lab_import_job_create,
-    lab_import_preview,
     lab_import_run,
     lab_import_upload,
 )
+from vouchers.labs.rows import lab_import_preview, lab_import_rows_count
+from vouchers.labs.tasks import lab_imports_sweep
+from vouchers.labs.views import SESSION_KEY
 from vouchers.models import LabImport, LedgerEntry, Wallet
-from vouchers.tasks import lab_imports_sweep
-from vouchers.views.lab_import import SESSION_KEY
 
 URL = "/import/lab-results/"
 NOW = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
@@ -43,8 +44,8 @@ def _pinned_clock():
 
 @pytest.fixture(autouse=True)
 def _small_chunks(monkeypatch):
-    monkeypatch.setattr(lab_import, "SYNC_MAX_ROWS", 4)
-    monkeypatch.setattr(lab_import, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(importer, "SYNC_MAX_ROWS", 4)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 3)
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def run_job(clinic, counselor, text, mode=SKIP_BAD_ROWS) -> LabImport:
         clinic=clinic,
         actor=counselor,
         text=text,
-        rows=lab_import.lab_import_rows_count(text=text),
+        rows=lab_import_rows_count(text=text),
         mode=mode,
         now=timezone.now(),
     )
@@ -131,7 +132,7 @@ def test_a_job_writes_what_the_one_request_import_writes(clinic, counselor, pati
 
 
 def test_all_or_nothing_with_a_bad_row_writes_nothing(clinic, counselor, patients):
-    job = run_job(clinic, counselor, long_file(), mode=lab_import.ALL_OR_NOTHING)
+    job = run_job(clinic, counselor, long_file(), mode=importer.ALL_OR_NOTHING)
 
     assert (job.status, job.written, job.errors, job.skipped) == ("done", 0, 1, 9)
     assert not Specimen.objects.exists()
@@ -141,7 +142,7 @@ def test_a_job_stopped_midway_resumes_and_writes_nothing_twice(
     clinic, counselor, patients, monkeypatch
 ):
     expected = in_one_request(clinic, counselor, patients)
-    write = lab_import._write_and_settle
+    write = importer._write_and_settle
     calls = []
 
     def dies_on_the_second_chunk(*args):
@@ -150,7 +151,7 @@ def test_a_job_stopped_midway_resumes_and_writes_nothing_twice(
             raise RuntimeError("worker killed")
         return write(*args)
 
-    monkeypatch.setattr(lab_import, "_write_and_settle", dies_on_the_second_chunk)
+    monkeypatch.setattr(importer, "_write_and_settle", dies_on_the_second_chunk)
     job = lab_import_job_create(
         clinic=clinic, actor=counselor, text=long_file(), rows=10, mode=SKIP_BAD_ROWS, now=NOW
     )
@@ -172,7 +173,7 @@ def test_a_job_stopped_midway_resumes_and_writes_nothing_twice(
 def test_a_row_recorded_meanwhile_is_reported_and_a_resumed_job_still_writes_every_other_row(
     clinic, counselor, patients, monkeypatch
 ):
-    check, write = lab_import._job_check, lab_import._write_and_settle
+    check, write = importer._job_check, importer._write_and_settle
     calls = []
 
     def check_then_the_front_desk_records_one(job, lines):
@@ -189,8 +190,8 @@ def test_a_row_recorded_meanwhile_is_reported_and_a_resumed_job_still_writes_eve
             raise RuntimeError("worker killed")
         return write(*args)
 
-    monkeypatch.setattr(lab_import, "_job_check", check_then_the_front_desk_records_one)
-    monkeypatch.setattr(lab_import, "_write_and_settle", dies_on_the_second_chunk)
+    monkeypatch.setattr(importer, "_job_check", check_then_the_front_desk_records_one)
+    monkeypatch.setattr(importer, "_write_and_settle", dies_on_the_second_chunk)
     job = lab_import_job_create(
         clinic=clinic, actor=counselor, text=long_file(), rows=10, mode=SKIP_BAD_ROWS, now=NOW
     )
@@ -413,7 +414,7 @@ def test_a_job_that_keeps_failing_is_given_up_after_five_attempts(
     def always_dies(*args):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(lab_import, "_write_and_settle", always_dies)
+    monkeypatch.setattr(importer, "_write_and_settle", always_dies)
     job = lab_import_job_create(
         clinic=clinic, actor=counselor, text=long_file(), rows=10, mode=SKIP_BAD_ROWS, now=NOW
     )
@@ -426,4 +427,4 @@ def test_a_job_that_keeps_failing_is_given_up_after_five_attempts(
     job.refresh_from_db()
     assert (job.status, job.attempts, job.written, job.text) == ("failed", 5, 0, "")
     assert "Stopped after 5 attempts" in job.failure
-    assert lab_import.lab_import_jobs_stalled(now=NOW + timedelta(hours=1)) == []
+    assert importer.lab_import_jobs_stalled(now=NOW + timedelta(hours=1)) == []

@@ -15,10 +15,11 @@ from cmtracker.models import Notification
 from patients.models import Specimen, SpecimenResult
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import lab_import, services
-from vouchers.lab_import import lab_import_apply, lab_import_preview
+from vouchers import services
+from vouchers.labs.importer import lab_import_apply
+from vouchers.labs.rows import OK, lab_import_preview
+from vouchers.missed import missed_tests_mark
 from vouchers.models import LedgerEntry, Wallet
-from vouchers.reminders import missed_tests_mark
 
 HEADER = "record_number,collected_at,kind,cocaine,amphetamine,status,notes,idempotency_key\n"
 GOOD = "A1,2026-01-06 09:00,urine,negative,negative,,,\n"
@@ -303,7 +304,7 @@ def test_the_preview_makes_the_same_number_of_queries_for_100_and_1000_rows(
         report = lab_import_preview(clinic=clinic, text=large)
     assert report.totals["ok"] == 1000
     assert len(queries) <= 4
-    assert lab_import.OK == "ok"
+    assert OK == "ok"
 
 
 def test_an_import_sends_each_patient_one_notice_of_the_latest_award(alice, counselor):

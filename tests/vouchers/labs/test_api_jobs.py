@@ -8,7 +8,7 @@ import time_machine
 
 from patients.models import Specimen
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import lab_import
+from vouchers.labs import importer
 from vouchers.models import LabImport
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +25,8 @@ def _pinned_clock():
 
 @pytest.fixture(autouse=True)
 def _small_files_are_long(monkeypatch):
-    monkeypatch.setattr(lab_import, "SYNC_MAX_ROWS", 2)
-    monkeypatch.setattr(lab_import, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(importer, "SYNC_MAX_ROWS", 2)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 1)
 
 
 @pytest.fixture

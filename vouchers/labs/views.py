@@ -1,7 +1,7 @@
 """Bulk import of lab results in the browser: upload, preview row by row, confirm, report.
 
 Thin: the form checks the file's shape (size, encoding); every rule about the rows is in
-vouchers.lab_import. Between the preview and the confirmation the file waits on the server in an
+vouchers.labs. Between the preview and the confirmation the file waits on the server in an
 upload row (LabImport); the session holds only its id and a one-time token, so neither the
 browser nor the session carries the file, and it is imported at most once. A long file is
 imported by a background job whose page shows its progress.
@@ -15,8 +15,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,28 +23,22 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from cmtracker import audit
-from cmtracker.models import Clinic
-from patients.models import Patient
-from patients.permissions import StaffRequiredMixin, staff_clinic_ids
-from vouchers.lab_import import (
+from patients.permissions import StaffRequiredMixin, clinic_choose, staff_clinics
+from vouchers.labs.importer import (
     ALL_OR_NOTHING,
-    ERROR,
     SKIP_BAD_ROWS,
-    ImportReport,
     lab_import_confirm,
     lab_import_is_long,
-    lab_import_preview,
     lab_import_upload,
 )
-from vouchers.models import LabImport
-from vouchers.tasks import lab_import_run
+from vouchers.labs.rows import CSV_NAMES, ERROR, MAX_BYTES, ImportReport, lab_import_preview
+from vouchers.labs.selectors import lab_import_job_get
+from vouchers.labs.tasks import lab_import_run
 
-MAX_BYTES = 5 * 1024 * 1024
 SESSION_KEY = "lab_import"
 # A long file's preview lists its rows with errors only, at most this many: a page of 100,000 rows
 # helps nobody.
 PREVIEW_ERRORS_SHOWN = 500
-CSV_NAMES = (".csv", ".txt")
 MODE_CHOICES = [
     (ALL_OR_NOTHING, gettext_lazy("All or nothing: if any row is bad, write nothing")),
     (SKIP_BAD_ROWS, gettext_lazy("Skip bad rows: write the good rows, report the bad ones")),
@@ -117,14 +110,10 @@ class LabImportView(StaffRequiredMixin, View):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            clinics = list(
-                Clinic.objects.filter(pk__in=staff_clinic_ids(request.user)).order_by("name", "pk")
-            )
-            wanted = request.GET.get("clinic")
-            chosen = [c for c in clinics if wanted is None or str(c.pk) == wanted]
-            if clinics and not chosen:
-                raise Http404("Not one of your clinics")
-            self.clinics, self.clinic = clinics, (chosen[0] if chosen else None)
+            self.clinics, self.clinic = staff_clinics(request.user), None
+            # Someone who works at no clinic is answered by the staff check, not with a 404.
+            if self.clinics:
+                self.clinic = clinic_choose(self.clinics, request.GET.get("clinic"))
         return super().dispatch(request, *args, **kwargs)
 
     def url(self) -> str:
@@ -133,7 +122,7 @@ class LabImportView(StaffRequiredMixin, View):
 
     def render(self, template: str, **context):
         context.update(clinic=self.clinic, clinics=self.clinics, action=self.url())
-        return render(self.request, f"vouchers/lab_import/{template}", context)
+        return render(self.request, f"vouchers/labs/{template}", context)
 
     def get(self, request):
         return self.render("upload.html", form=LabImportForm())
@@ -210,24 +199,10 @@ class LabImportJobView(StaffRequiredMixin, View):
     clinic only; any other id answers 404."""
 
     def get(self, request, pk: int):
-        job = get_object_or_404(
-            LabImport.objects.exclude(status=LabImport.Status.UPLOADED).select_related(
-                "clinic", "created_by"
-            ),
-            pk=pk,
-            clinic__in=staff_clinic_ids(request.user),
-        )
-        if job.finished and job.error_rows:
-            # The rows not written give record numbers: a read of each patient they name.
-            numbers = {row["record_number"] for row in job.error_rows if row.get("record_number")}
-            audit.disclosed(
-                Patient.objects.filter(clinic=job.clinic, record_number__in=numbers).values_list(
-                    "pk", flat=True
-                )
-            )
+        job = lab_import_job_get(user=request.user, pk=pk, rows_while_running=False)
         template = "job_status.html" if request.htmx else "job.html"
         return render(
             request,
-            f"vouchers/lab_import/{template}",
+            f"vouchers/labs/{template}",
             {"job": job, "clinic": job.clinic, "clinics": [job.clinic], "rows": job.error_rows},
         )

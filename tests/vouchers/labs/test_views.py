@@ -8,8 +8,9 @@ from django.urls import reverse
 
 from patients.models import Specimen
 from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory
+from vouchers.labs.rows import MAX_BYTES
+from vouchers.labs.views import SESSION_KEY
 from vouchers.models import Wallet
-from vouchers.views.lab_import import MAX_BYTES, SESSION_KEY
 
 URL = "/import/lab-results/"
 FILE = (

@@ -1,6 +1,6 @@
 """Bulk import of lab results: a CSV file (or its text), previewed row by row or written.
 
-The same service as the web page (vouchers.lab_import) and the same shape checks on the file
+The same service as the web page (vouchers.labs) and the same shape checks on the file
 (size, encoding, name). `preview` writes nothing; `all_or_nothing` writes every row or none;
 `skip_bad_rows` writes the good rows. Either way the answer is the row-by-row report — for a file
 of up to 2,000 rows. A longer file is imported by a background job: 202 at once, with the job's
@@ -9,7 +9,6 @@ id and the URL where its progress, totals and rows not written are read.
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,24 +20,28 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cmtracker.models import Clinic
-from patients.permissions import staff_clinic_ids
+from patients.permissions import staff_clinic_ids, staff_clinics
 from vouchers.api.access import StaffOnly
-from vouchers.lab_import import (
+from vouchers.labs.importer import (
     ALL_OR_NOTHING,
-    ERROR,
-    OK,
     SKIP_BAD_ROWS,
-    SKIPPED,
-    WRITTEN,
     lab_import_apply,
     lab_import_is_long,
     lab_import_job_create,
+)
+from vouchers.labs.rows import (
+    CSV_NAMES,
+    ERROR,
+    MAX_BYTES,
+    OK,
+    SKIPPED,
+    WRITTEN,
     lab_import_preview,
     lab_import_rows_count,
 )
+from vouchers.labs.selectors import lab_import_job_get
+from vouchers.labs.tasks import lab_import_run
 from vouchers.models import LabImport
-from vouchers.tasks import lab_import_run
-from vouchers.views.lab_import import CSV_NAMES, MAX_BYTES
 
 PREVIEW = "preview"
 MODES = [PREVIEW, ALL_OR_NOTHING, SKIP_BAD_ROWS]
@@ -68,8 +71,8 @@ class LabImportSerializer(serializers.Serializer):
     def validate(self, attrs):
         attrs["text"] = self.text(attrs)
         if attrs.get("clinic") is None:
-            clinics = Clinic.objects.filter(pk__in=staff_clinic_ids(self.context["request"].user))
-            attrs["clinic"] = clinics.order_by("name", "pk").first()
+            clinics = staff_clinics(self.context["request"].user)
+            attrs["clinic"] = clinics[0] if clinics else None
         return attrs
 
     def text(self, attrs) -> str:
@@ -249,11 +252,8 @@ class LabImportJobView(APIView):
     @extend_schema(responses=LabImportJobSerializer)
     def get(self, request, pk: int):
         """A lab file's import job: its status, progress, totals and the rows not written."""
-        job = get_object_or_404(
-            LabImport.objects.exclude(status=LabImport.Status.UPLOADED),
-            pk=pk,
-            clinic__in=staff_clinic_ids(request.user),
-        )
+        # The rows refused by the first check are in the answer while the job still runs.
+        job = lab_import_job_get(user=request.user, pk=pk, rows_while_running=True)
         return Response(_job_body(job, request))
 
 
