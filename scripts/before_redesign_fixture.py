@@ -12,9 +12,10 @@ migrates these fixtures and checks the facts written here beside them.
 `make` builds, with the clock pinned to PINNED_AT (a Thursday, 11:00 at the demo clinic; any day
 would do, this one is the one recorded), on SQLite and on a scratch PostgreSQL database:
 `migrate`, `demo_data`, and then a little of what the demo leaves out, through the app's own
-services (a test reminder per patient due today, sent; four redemptions: handed over, declined,
-cancelled and still requested; prize draws, one prize claimed; a stock write-off; a staff
-adjustment). It writes
+services: a test reminder per patient due today, sent; redemptions handed over, declined,
+cancelled and waiting, one of them nearly all a patient has, whose last negative is then corrected
+to positive (an overpayment); prize draws and one prize claimed; a stock write-off; a staff
+adjustment. It writes
     before_redesign.sqlite3.gz   the SQLite database file
     before_redesign.pg.sql.gz    `pg_dump --no-owner --no-privileges --inserts` of the PostgreSQL
                                  one (plain INSERTs: the test loads it with psycopg, no psql)
@@ -28,12 +29,15 @@ of every table of the three apps, and the content types and permissions (by id: 
 keeps its content type, renamed, so permissions and admin history follow it).
 
 The fixtures were made from main at f119555, before the redesign; `make` needs that code (its
-imports are the old ones). To remake them, from this checkout:
-    git worktree add ../before-redesign f119555
-    cp scripts/before_redesign_fixture.py ../before-redesign/scripts/
-    cd ../before-redesign && ln -s "$OLDPWD/.venv" .venv
-    .venv/bin/python scripts/before_redesign_fixture.py make --out "$OLDPWD/tests/fixtures"
-    cd - && git worktree remove ../before-redesign
+imports are the old ones) and runs it with this checkout's virtualenv. To remake them, from this
+checkout (a second run gives the same facts; the files differ only in what is random by design,
+such as password salts and pg_dump's key):
+    here=$PWD; before=$(mktemp -d)
+    git archive f119555 | tar -x -C "$before"
+    cp scripts/before_redesign_fixture.py "$before/scripts/"
+    (cd "$before" && "$here/.venv/bin/python" scripts/before_redesign_fixture.py make \
+        --out "$here/tests/fixtures")
+    rm -rf "$before"
 PostgreSQL is the one `make test` uses (scripts/services.py: postgres@127.0.0.1:5432), with
 createdb, dropdb and pg_dump on the PATH.
 """
