@@ -6,7 +6,8 @@ tests/test_migrate_keeps_every_row.py:
 Prints one JSON object: `ledger_verify` and `makemigrations --check --dry-run` (their exit codes
 and output), and, through the ORM, every table's row count, the wallets, the ledger entries whose
 patient can be read, and the redemptions and prize draws the ledger names. Models are found by the
-tables they keep, never by an import path: the redesign moves them between apps.
+tables they keep and fields by their columns, never by an import path or a field name: the
+redesign moves models between apps and turns some foreign keys into plain ids.
 """
 
 import json
@@ -40,7 +41,14 @@ def command(*args: str) -> dict:
     return {"exit": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
 
 
-def rows(model, *fields) -> list[list]:
+def by_column(model, column: str) -> str:
+    """The model's name for a column: `redemption_id` whether it is a foreign key's or a plain
+    id field's, as the redesign turns some keys into plain ids."""
+    return next(f.attname for f in model._meta.concrete_fields if f.column == column)
+
+
+def rows(model, *columns) -> list[list]:
+    fields = [by_column(model, c) for c in columns]
     return sorted(list(row) for row in model._base_manager.values_list(*fields))
 
 
@@ -50,8 +58,10 @@ def orm(tables: list[str]) -> dict:
     redemption, draw = owner["vouchers_redemption"], owner["vouchers_prizedraw"]
     # select_related joins the patient: an entry whose patient cannot be read drops out.
     entries = list(ledger._base_manager.select_related("patient").order_by("pk"))
-    redemptions = {e.redemption_id for e in entries} - {None}
-    draws = {e.prize_draw_id for e in entries} - {None}
+    redemption_id = by_column(ledger, "redemption_id")
+    draw_id = by_column(ledger, "prize_draw_id")
+    redemptions = {getattr(e, redemption_id) for e in entries} - {None}
+    draws = {getattr(e, draw_id) for e in entries} - {None}
     return {
         "unowned": [t for t in tables if t not in owner],
         "counts": {t: owner[t]._base_manager.count() for t in tables if t in owner},
@@ -63,8 +73,8 @@ def orm(tables: list[str]) -> dict:
         ),
         "draws_named": sorted(draws),
         "draws_found": sorted(draw._base_manager.filter(pk__in=draws).values_list("pk", flat=True)),
-        "redemptions": rows(redemption, "pk", "status", "total_cents"),
-        "notifications": rows(owner["cmtracker_notification"], "pk", "status", "channel"),
+        "redemptions": rows(redemption, "id", "status", "total_cents"),
+        "notifications": rows(owner["cmtracker_notification"], "id", "status", "channel"),
     }
 
 
