@@ -4,10 +4,11 @@ tests/test_migrate_keeps_every_row.py:
     DATABASE_URL=... python manage.py shell -c "from tests.migrated_reads import main; main()"
 
 Prints one JSON object: `ledger_verify` and `makemigrations --check --dry-run` (their exit codes
-and output), and, through the ORM, every table's row count, the wallets, the ledger entries whose
-patient can be read, and the redemptions and prize draws the ledger names. Models are found by the
-tables they keep and fields by their columns, never by an import path or a field name: the
-redesign moves models between apps and turns some foreign keys into plain ids.
+and output), and, through the ORM, every table's model, its content type and row count, the
+wallets, the ledger entries whose patient can be read, and the redemptions and prize draws the
+ledger names. Models are found by the tables they keep and fields by their columns, never by an
+import path or a field name: the redesign moves models between apps and turns some foreign keys
+into plain ids.
 """
 
 import json
@@ -16,6 +17,7 @@ import sys
 from io import StringIO
 
 from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 
 WALLET = (
@@ -52,6 +54,13 @@ def rows(model, *columns) -> list[list]:
     return sorted(list(row) for row in model._base_manager.values_list(*fields))
 
 
+def content_type(model) -> int | None:
+    """The id of the model's content type as the database has it (never made here)."""
+    meta = model._meta
+    found = ContentType.objects.filter(app_label=meta.app_label, model=meta.model_name).first()
+    return found.pk if found else None
+
+
 def orm(tables: list[str]) -> dict:
     owner = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
     wallet, ledger = owner["vouchers_wallet"], owner["vouchers_ledgerentry"]
@@ -64,6 +73,11 @@ def orm(tables: list[str]) -> dict:
     draws = {getattr(e, draw_id) for e in entries} - {None}
     return {
         "unowned": [t for t in tables if t not in owner],
+        "content_types": {
+            t: [owner[t]._meta.model_name, content_type(owner[t])]
+            for t in tables
+            if t in owner and not owner[t]._meta.auto_created
+        },
         "counts": {t: owner[t]._base_manager.count() for t in tables if t in owner},
         "wallets": rows(wallet, *WALLET),
         "ledger_ids": [e.pk for e in entries if e.patient.pk == e.patient_id],
