@@ -148,21 +148,45 @@ def _postgres_drop(db: dict, name: str) -> None:
         )
 
 
-@pytest.fixture(
-    scope="module",
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
-def migrated(request, tmp_path_factory):
-    """The before-redesign database, copied and migrated by today's code (once per vendor)."""
-    if request.param == "sqlite":
+def _migrated_copy(vendor: str, tmp_path_factory, drops: list) -> Migrated:
+    if vendor == "sqlite":
         url = _sqlite_copy(tmp_path_factory.mktemp("before_redesign"))
     else:
         db = _postgres_server()
         # Unique per run and worker: parallel runs share the server.
         name = f"cm_before_redesign_{uuid.uuid4().hex[:12]}"
-        request.addfinalizer(lambda: _postgres_drop(db, name))
+        drops.append(lambda: _postgres_drop(db, name))
         url = _postgres_copy(db, name)
-    return _migrate_and_read(request.param, url)
+    return _migrate_and_read(vendor, url)
+
+
+@pytest.fixture(scope="session")
+def before_redesign(tmp_path_factory):
+    """Each vendor's migrated copy, made on first use and kept to the end of the session,
+    whatever order the tests run in (pytest-randomly, xdist): a migration takes seconds. A
+    scratch PostgreSQL database is dropped at the end."""
+    made: dict[str, Migrated | Exception] = {}
+    drops: list = []
+
+    def migrated_copy(vendor: str) -> Migrated:
+        if vendor not in made:
+            try:
+                made[vendor] = _migrated_copy(vendor, tmp_path_factory, drops)
+            except Exception as error:  # a failed migration fails every test, once
+                made[vendor] = error
+        if isinstance(made[vendor], Exception):
+            raise made[vendor]
+        return made[vendor]
+
+    yield migrated_copy
+    for drop in drops:
+        drop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def migrated(request, before_redesign) -> Migrated:
+    """The before-redesign database, copied and migrated by today's code."""
+    return before_redesign(request.param)
 
 
 def test_the_migrations_run_on_the_old_database(migrated):
