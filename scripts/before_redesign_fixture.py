@@ -62,6 +62,8 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 FIXTURES = BASE_DIR / "tests" / "fixtures"
 SQLITE_FIXTURE = "before_redesign.sqlite3.gz"
@@ -184,8 +186,6 @@ def connect(database_url: str):
     url = urlsplit(database_url)
     if url.scheme == "sqlite":
         return sqlite3.connect(url.path), "sqlite"
-    import psycopg
-
     return psycopg.connect(database_url), "postgresql"
 
 
