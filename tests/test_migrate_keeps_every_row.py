@@ -172,7 +172,7 @@ def before_redesign(tmp_path_factory):
         if vendor not in made:
             try:
                 made[vendor] = _migrated_copy(vendor, tmp_path_factory, drops)
-            except Exception as error:  # a failed migration fails every test, once
+            except Exception as error:  # a failed migration fails each test, run once
                 made[vendor] = error
         if isinstance(made[vendor], Exception):
             raise made[vendor]
