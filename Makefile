@@ -94,7 +94,7 @@ DATE_TESTS ?= $(addprefix tests/vouchers/test_,$(addsuffix .py,schedule reminder
         today_low_stock notices reward_summary settlement prizes cm_simulate charts lab_import \
         bad_input late_results next_negative_promise lab_import_jobs)) \
     $(addprefix tests/cmtracker/test_,$(addsuffix .py,audit notifications sessions two_factor)) \
-    tests/patients/test_notifications_page.py \
+    tests/messaging/test_notifications_page.py \
     $(addprefix tests/api/test_,$(addsuffix .py,specimens patients attendance auth_token))
 # Query budgets count queries, not days, and take seconds each.
 DATE_TESTS_ARGS ?= -m "not slow" -k "not queries"

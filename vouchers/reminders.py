@@ -20,8 +20,9 @@ from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.utils import formats
 from django.utils.translation import gettext as _
 
-from cmtracker.models import Clinic, Membership, Notification
-from cmtracker.notifications import notifications_queue_many, quiet_hours_end_after
+from cmtracker.models import Clinic, Membership
+from messaging.models import Notification
+from messaging.notifications import notifications_queue_many, quiet_hours_end_after
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, ledger, notices, services

@@ -41,7 +41,7 @@ def test_a_correction_logs_the_deletion_of_each_result_it_replaces(
     deleted = events(action="delete", object_type="specimenresult")
     assert {int(e.object_id): e.changes["substance"][0] for e in deleted} == old
     assert {e.changes["result"][0] for e in deleted} == {"negative"}
-    assert {e.patient for e in deleted} == {patient}
+    assert {e.patient_id for e in deleted} == {patient.pk}
     assert not SpecimenResult.objects.filter(pk__in=old).exists()
 
 
