@@ -12,8 +12,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.core import mail
 from django.db import transaction
 
-from cmtracker import notifications, sms
 from cmtracker.models import Clinic
+from messaging import notifications, sms
 from messaging.models import Notification
 from messaging.notifications import (
     backoff,
