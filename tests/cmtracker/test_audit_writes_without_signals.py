@@ -87,9 +87,9 @@ def test_deleting_an_enrollment_in_the_admin_logs_its_values(client, admin_user,
     assert response.status_code == 302
     assert not Enrollment.objects.filter(pk=enrollment.pk).exists()
     [deleted] = events(action="delete", object_type="enrollment")
-    assert (deleted.actor, deleted.patient, deleted.object_id) == (
+    assert (deleted.actor, deleted.patient_id, deleted.object_id) == (
         admin_user,
-        patient,
+        patient.pk,
         str(enrollment.pk),
     )
     assert deleted.changes["start_date"] == [enrollment.start_date.isoformat(), None]
