@@ -44,9 +44,9 @@ class MembershipInline(ClinicScopedInline, admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
-    # Clinic staff read their colleagues' and patients' accounts; only platform operators set
-    # passwords, groups, permissions and the superuser flag.
-    clinic_path = ("memberships__clinic", "patient__clinic")
+    # Clinic staff read their colleagues' accounts (and their patients': patients/admin.py); only
+    # platform operators set passwords, groups, permissions and the superuser flag.
+    clinic_path = "memberships__clinic"
     operators_change = True
     inlines = [MembershipInline]
 

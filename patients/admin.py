@@ -9,7 +9,7 @@ from cmtracker import admin as core_admin
 from cmtracker.admin import ReadOnlyAdmin
 from cmtracker.admin_audit import AuditedAdmin
 from cmtracker.admin_scope import ClinicScopedAdmin
-from cmtracker.models import AuditEvent
+from cmtracker.models import AuditEvent, User
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, SpecimenResult
 
 
@@ -181,3 +181,13 @@ def _with_patients(events):
     for event in events:
         event.patient = patients.get(event.patient_id)
     return events
+
+
+# A patient signs in with an account of the core app; clinic staff read their patients' accounts
+# as they read their colleagues'.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(core_admin.UserAdmin):
+    clinic_path = ("memberships__clinic", "patient__clinic")
