@@ -94,8 +94,8 @@ DATE_TESTS ?= $(addprefix tests/vouchers/test_,$(addsuffix .py,schedule reminder
         today_low_stock notices reward_summary settlement prizes cm_simulate charts \
         bad_input late_results next_negative_promise)) \
     tests/vouchers/labs/test_importer.py tests/vouchers/labs/test_jobs.py \
-    $(addprefix tests/cmtracker/test_,$(addsuffix .py,audit notifications sessions two_factor)) \
-    tests/patients/test_notifications_page.py \
+    $(addprefix tests/cmtracker/test_,$(addsuffix .py,audit sessions two_factor)) \
+    $(addprefix tests/messaging/test_,$(addsuffix .py,notifications notifications_page)) \
     $(addprefix tests/api/test_,$(addsuffix .py,specimens patients attendance auth_token))
 # Query budgets count queries, not days, and take seconds each.
 DATE_TESTS_ARGS ?= -m "not slow" -k "not queries"

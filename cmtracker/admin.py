@@ -19,7 +19,7 @@ from cmtracker.admin_scope import (
     PlatformOnlyAdmin,
     operators_only,
 )
-from cmtracker.models import ApiToken, AuditEvent, Clinic, Membership, Notification, User
+from cmtracker.models import ApiToken, AuditEvent, Clinic, Membership, User
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -44,9 +44,9 @@ class MembershipInline(ClinicScopedInline, admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
-    # Clinic staff read their colleagues' and patients' accounts; only platform operators set
-    # passwords, groups, permissions and the superuser flag.
-    clinic_path = ("memberships__clinic", "patient__clinic")
+    # Clinic staff read their colleagues' accounts (and their patients': patients/admin.py); only
+    # platform operators set passwords, groups, permissions and the superuser flag.
+    clinic_path = "memberships__clinic"
     operators_change = True
     inlines = [MembershipInline]
 
@@ -66,27 +66,13 @@ class MembershipAdmin(ClinicScopedAdmin, admin.ModelAdmin):
     list_select_related = ["user", "clinic"]
 
 
-@admin.register(Notification)
-class NotificationAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
-    """The outbox, as the senders left it; staff send a failed message again from their
-    Notifications page, not from here."""
-
-    list_display = ["created_at", "kind", "channel", "clinic", "patient", "status", "attempts"]
-    list_filter = ["status", "kind", "channel", ("clinic", admin.RelatedOnlyFieldListFilter)]
-    clinic_path = "clinic"
-    list_select_related = ["clinic", "patient"]
-    search_fields = ["dedupe_key"]
-    date_hierarchy = "created_at"
-
-
 @admin.register(AuditEvent)
 class AuditEventAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     """The audit log: append-only, here as everywhere."""
 
-    list_display = ["at", "actor_label", "action", "object_type", "object_id", "patient", "ip"]
+    list_display = ["at", "actor_label", "action", "object_type", "object_id", "patient_id", "ip"]
     list_filter = ["action", "object_type", ("clinic", admin.RelatedOnlyFieldListFilter)]
     clinic_path = "clinic"
-    list_select_related = ["patient"]
     search_fields = ["actor_label", "object_id", "path"]
     date_hierarchy = "at"
 

@@ -5,8 +5,8 @@ Two kinds of people use the admin:
 - **platform operators** (Django superusers) run the installation: every clinic, the accounts,
   groups, API tokens, authenticator devices, sign-in lockouts and the beat schedule;
 - **clinic administrators** (staff with model permissions, given through a group) see and change
-  their own clinics' rows only, exactly the clinics `patients.permissions.staff_clinic_ids` gives
-  the app's own pages.
+  their own clinics' rows only, exactly the clinics the app's own pages give them
+  (`User.clinic_ids`).
 
 Every ModelAdmin says where its rows' clinic is (`clinic_path`), or is for operators only.
 Another clinic's row is missing from the lists, its change page answers "doesn't exist" (a
@@ -15,8 +15,6 @@ redirect to the admin's index, as for a missing id) and it is never offered in a
 
 from django.contrib import admin
 from django.db.models import Q
-
-from patients.permissions import staff_clinic_ids
 
 
 def is_platform_operator(user) -> bool:
@@ -28,7 +26,7 @@ def in_clinics(request, queryset, clinic_path):
     if is_platform_operator(request.user) or clinic_path is None:
         return queryset
     paths = (clinic_path,) if isinstance(clinic_path, str) else clinic_path
-    clinics = staff_clinic_ids(request.user)
+    clinics = request.user.clinic_ids if request.user.is_authenticated else []
     scope = Q(pk__in=[])
     for path in paths:
         scope |= Q(**{f"{path}__in": clinics})

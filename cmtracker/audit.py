@@ -17,7 +17,7 @@ redemption or catalog record, with who, when, from where, and old and new values
 - Scheduled tasks write as 'system'.
 
 cmtracker imports neither patients nor vouchers: they tell it how to find a record's clinic and
-patient when they register.
+patient when they register, and the patients app how to find patients (`register_patients`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -147,9 +146,30 @@ def _is_staff(request) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Patients:
+    """How to find patients, told by the patients app (`register_patients`)."""
+
+    clinics: Callable[[set[int]], dict[int, int]]
+    of_user: Callable[[object], tuple[int, int] | None]
+
+
+_patients = _Patients(clinics=lambda ids: {}, of_user=lambda user: None)
+
+
+def register_patients(
+    *,
+    clinics: Callable[[set[int]], dict[int, int]],
+    of_user: Callable[[object], tuple[int, int] | None],
+) -> None:
+    """`clinics(ids)`: each existing patient's clinic id, by patient id, in one query;
+    `of_user(user)`: (clinic id, patient id) of the patient who signs in as `user`, or None."""
+    global _patients
+    _patients = _Patients(clinics=clinics, of_user=of_user)
+
+
 def _log_reads(request, patient_ids: set[int]) -> None:
-    patient_model = apps.get_model("patients", "Patient")
-    clinics = dict(patient_model.objects.filter(pk__in=patient_ids).values_list("pk", "clinic_id"))
+    clinics = _patients.clinics(patient_ids)
     AuditEvent.objects.bulk_create(
         [
             _event(
@@ -313,15 +333,13 @@ def _refused(*, object_type: str, username: str, user, request) -> None:
     if context is None or context.request is None:
         token = _context.set(_Context(request=request))
     try:
-        patient = None
-        if user is not None:
-            patient = apps.get_model("patients", "Patient").objects.filter(user=user).first()
+        clinic_id, patient_id = (user is not None and _patients.of_user(user)) or (None, None)
         _event(
             action=AuditEvent.Action.FAILED,
             object_type=object_type,
             object_id=user.pk if user is not None else "",
-            clinic_id=patient.clinic_id if patient else None,
-            patient_id=patient.pk if patient else None,
+            clinic_id=clinic_id,
+            patient_id=patient_id,
             changes={"username": [None, _bounded(username)]},
         ).save()
     finally:

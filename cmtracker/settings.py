@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "cmtracker",
     "patients",
     "vouchers",
+    "messaging",
 ]
 
 MIDDLEWARE = [
@@ -312,7 +313,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "reminders-queue": {"task": "vouchers.tasks.reminders_queue", "schedule": 5 * 60},
     "missed-tests-mark": {"task": "vouchers.tasks.missed_tests_mark", "schedule": 15 * 60},
-    "notifications-sweep": {"task": "cmtracker.tasks.notifications_sweep", "schedule": 60},
+    "notifications-sweep": {"task": "messaging.tasks.notifications_sweep", "schedule": 60},
     "lab-imports-sweep": {"task": "vouchers.tasks.lab_imports_sweep", "schedule": 60 * 60},
 }
 # A send that claimed a message and then vanished (worker killed) is retried after this long:
@@ -323,10 +324,10 @@ NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cmtracker@localhost")
 # Seconds to wait for an SMTP server: a send is never cut short by the task's soft time limit
-# (cmtracker.notifications), so it needs a bound of its own, well inside the hard limit.
+# (messaging.notifications), so it needs a bound of its own, well inside the hard limit.
 EMAIL_TIMEOUT = 15
 # SMS: the console backend prints messages; Twilio sends them when its three settings are set.
-SMS_BACKEND = env_str("SMS_BACKEND", "cmtracker.sms.ConsoleSmsBackend")
+SMS_BACKEND = env_str("SMS_BACKEND", "messaging.sms.ConsoleSmsBackend")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")

@@ -56,6 +56,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("patients.urls")),
+    path("", include("messaging.urls")),
     path("", include("vouchers.urls")),
     path("", include("vouchers.catalog_urls")),
     path("", include("vouchers.redemption_urls")),

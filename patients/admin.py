@@ -1,8 +1,15 @@
 from django.contrib import admin
+from django.contrib.admin.utils import quote
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
+from cmtracker import admin as core_admin
 from cmtracker.admin import ReadOnlyAdmin
 from cmtracker.admin_audit import AuditedAdmin
 from cmtracker.admin_scope import ClinicScopedAdmin
+from cmtracker.models import AuditEvent, User
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, SpecimenResult
 
 
@@ -24,6 +31,23 @@ class PatientAdmin(ClinicScopedAdmin, AuditedAdmin):
     list_select_related = ["clinic", "primary_counselor"]
     raw_id_fields = ["user", "primary_counselor"]
     inlines = [EnrollmentInline]
+
+    def get_deleted_objects(self, objs, request):
+        """A patient's audit events keep them (the database's foreign key says so too), but they
+        name the patient by id, so Django's collector does not find them: listed here as the
+        protected rows they are, the delete page refuses as it always has."""
+        to_delete, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        events = AuditEvent.objects.filter(patient_id__in=[patient.pk for patient in objs])
+        event_admin = self.admin_site.get_model_admin(AuditEvent)
+        label = capfirst(AuditEvent._meta.verbose_name)
+        for event in events.order_by("pk"):
+            if not event_admin.has_delete_permission(request, event):
+                perms_needed.add(AuditEvent._meta.verbose_name)
+            url = reverse(
+                f"{self.admin_site.name}:cmtracker_auditevent_change", args=[quote(event.pk)]
+            )
+            protected.append(format_html('{}: <a href="{}">{}</a>', label, url, event))
+        return to_delete, counts, perms_needed, protected
 
 
 @admin.register(Enrollment)
@@ -101,3 +125,69 @@ class CorrectionAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     audit_patient = ("specimen__enrollment__patient_id", "attendance__enrollment__patient_id")
     list_display = ["changed_at", "changed_by", "specimen", "attendance", "reason"]
     list_select_related = ["changed_by", "specimen", "attendance"]
+
+
+# The audit log names each event's patient by id (the core app knows nothing of patients); its
+# admin shows the patient as it always has, by name, read in one query per page.
+admin.site.unregister(AuditEvent)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(core_admin.AuditEventAdmin):
+    list_display = ["at", "actor_label", "action", "object_type", "object_id", "patient", "ip"]
+    fields = [
+        "at",
+        "actor",
+        "actor_label",
+        "clinic",
+        "patient_link",
+        "action",
+        "object_type",
+        "object_id",
+        "changes",
+        "ip",
+        "method",
+        "path",
+    ]
+    readonly_fields = ["patient_link"]
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        _with_patients(changelist.result_list)
+        return changelist
+
+    def get_object(self, request, object_id, from_field=None):
+        event = super().get_object(request, object_id, from_field)
+        return _with_patients([event])[0] if event is not None else None
+
+    @admin.display(description=_("Patient"), ordering="patient_id")
+    def patient(self, event):
+        return event.patient
+
+    @admin.display(description=_("Patient"))
+    def patient_link(self, event):
+        if event.patient is None:
+            return None
+        url = reverse(
+            f"{self.admin_site.name}:patients_patient_change", args=[quote(event.patient.pk)]
+        )
+        return format_html('<a href="{}">{}</a>', url, event.patient)
+
+
+def _with_patients(events):
+    """Each event with its patient (or None) as `event.patient`."""
+    events = list(events)
+    patients = Patient.objects.in_bulk({e.patient_id for e in events} - {None})
+    for event in events:
+        event.patient = patients.get(event.patient_id)
+    return events
+
+
+# A patient signs in with an account of the core app; clinic staff read their patients' accounts
+# as they read their colleagues'.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(core_admin.UserAdmin):
+    clinic_path = ("memberships__clinic", "patient__clinic")

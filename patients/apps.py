@@ -8,6 +8,14 @@ class PatientsConfig(AppConfig):
         from cmtracker import audit
         from patients import models as m
 
+        audit.register_patients(
+            clinics=lambda ids: dict(
+                m.Patient.objects.filter(pk__in=ids).values_list("pk", "clinic_id")
+            ),
+            of_user=lambda user: (
+                m.Patient.objects.filter(user=user).values_list("clinic_id", "pk").first()
+            ),
+        )
         # (clinic id, patient id) of each record, for the audit log; no queries where avoidable.
         audit.register(m.Patient, lambda p: (p.clinic_id, p.pk))
         audit.register(m.Enrollment, lambda e: (None, e.patient_id))

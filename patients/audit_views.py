@@ -22,7 +22,7 @@ PER_PAGE = 50
 class _AuditTrailMixin(StaffRequiredMixin):
     def trail(self):
         self.patient = audit_trail_patient(self.request.user, self.kwargs["pk"])
-        return AuditEvent.objects.filter(patient=self.patient).order_by("-at", "-id")
+        return AuditEvent.objects.filter(patient_id=self.patient.pk).order_by("-at", "-id")
 
 
 class AuditTrailView(_AuditTrailMixin, TemplateView):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import audit_views, notification_views, sms_inbound, views
+from patients import audit_views, views
 
 urlpatterns = [
     path("patients/", views.PatientListView.as_view(), name="patient-list"),
@@ -10,11 +10,4 @@ urlpatterns = [
         audit_views.AuditTrailExportView.as_view(),
         name="patient-audit-export",
     ),
-    path("notifications/", notification_views.NotificationListView.as_view(), name="notifications"),
-    path(
-        "notifications/<int:pk>/send-again/",
-        notification_views.NotificationSendAgainView.as_view(),
-        name="notification-send-again",
-    ),
-    path("sms/inbound/", sms_inbound.sms_inbound, name="sms-inbound"),
 ]

@@ -1,6 +1,7 @@
 """`make scan`: the security scans, one after another, with reports in var/scan/.
 
-1. bandit over the app's code (cmtracker/, patients/, vouchers/; settings in pyproject.toml).
+1. bandit over the app's code (cmtracker/, patients/, vouchers/, messaging/; settings in
+   pyproject.toml).
 2. pip-audit over requirements.txt. It asks an online vulnerability database about every pinned
    version; when it cannot (no network, or only a package mirror), it says so and falls back to
    PyPI's project pages, which list the known vulnerabilities of each project's newest release.
@@ -42,7 +43,7 @@ APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 SCAN_VENV = ROOT / ".venv-scan"
 SCAN_REQUIREMENTS = ROOT / "requirements-scan.txt"
 OUT = ROOT / "var" / "scan"
-CODE = ["cmtracker", "patients", "vouchers"]
+CODE = ["cmtracker", "patients", "vouchers", "messaging"]
 DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - the demo logins (vouchers/.../demo_data.py)
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 WAPITI_LEVELS = {4: "critical", 3: "high", 2: "medium", 1: "low", 0: "info"}

@@ -129,10 +129,10 @@ def _notifications_in_memory(settings):
     """SMS to an in-memory outbox (Django's test runner does the same for email), and Celery tasks
     run inline where a test commits: a real worker and broker are the point of only a few tests,
     which start their own."""
-    from cmtracker import sms
     from cmtracker.celery import app
+    from messaging import sms
 
-    settings.SMS_BACKEND = "cmtracker.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "messaging.sms.LocmemSmsBackend"
     sms.outbox.clear()
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True

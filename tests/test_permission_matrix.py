@@ -24,7 +24,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from cmtracker.api_tokens import api_token_new
-from cmtracker.models import Notification
+from messaging.models import Notification
 from patients.models import Specimen
 from tests.api.test_permission_matrix import MATRIX as API_MATRIX
 from tests.conftest import at

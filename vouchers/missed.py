@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from cmtracker.models import Membership
-from cmtracker.notifications import notifications_queue_many
+from messaging.notifications import notifications_queue_many
 from patients import services as clinical
 from patients.models import Enrollment, Specimen
 from vouchers import notices, services

@@ -3,7 +3,7 @@ the counselors' digest of missed tests.
 
 Composing only: who may be reached on which channel (consent, an address, no SMS after STOP),
 the text in the patient's language and wording, and the outbox row's dedupe key. Sending is the
-outbox's (cmtracker.notifications), which these functions call inside the caller's transaction,
+outbox's (messaging.notifications), which these functions call inside the caller's transaction,
 so a notice is written together with its cause or not at all.
 
 Every message to a patient has a discreet wording (Patient.discreet_messages, the default for new
@@ -22,8 +22,9 @@ from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from cmtracker.models import Clinic, Notification
-from cmtracker.notifications import notification_queue
+from cmtracker.models import Clinic
+from messaging.models import Notification
+from messaging.notifications import notification_queue
 from patients.models import Enrollment, Patient
 from vouchers import engine
 from vouchers.templatetags.days import long_day

@@ -18,8 +18,9 @@ from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.utils import formats
 from django.utils.translation import gettext as _
 
-from cmtracker.models import Clinic, Notification
-from cmtracker.notifications import notifications_queue_many, quiet_hours_end_after
+from cmtracker.models import Clinic
+from messaging.models import Notification
+from messaging.notifications import notifications_queue_many, quiet_hours_end_after
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, ledger, notices, services
 from vouchers.rounds import ClinicClock, ProtocolRules, clinic_clocks, enrollments_chunked

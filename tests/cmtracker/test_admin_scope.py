@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cmtracker.admin_scope import ClinicScopedAdmin, PlatformOnlyAdmin
-from cmtracker.models import AuditEvent, Clinic, Membership, Notification, User
+from cmtracker.models import AuditEvent, Clinic, Membership, User
+from messaging.models import Notification
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory, UserFactory
 from vouchers import services
@@ -71,7 +72,7 @@ def a_clinics_records(clinic, counselor, label):
         expires_at=now + timedelta(days=1),
     )
     AuditEvent.objects.create(
-        at=now, clinic=clinic, patient=patient, action="read", object_type="patient"
+        at=now, clinic=clinic, patient_id=patient.pk, action="read", object_type="patient"
     )
 
 

@@ -49,7 +49,7 @@ def test_a_counselor_opening_a_patient_page_is_logged_with_who_when_and_from_whe
 
     assert response.status_code == 200
     [read] = events(action="read")
-    assert (read.actor, read.actor_label, read.patient) == (counselor, "casey", patient)
+    assert (read.actor, read.actor_label, read.patient_id) == (counselor, "casey", patient.pk)
     assert read.ip == "10.1.2.3"
     assert read.method == "GET"
     assert read.path == reverse("patient-detail", args=[patient.pk])
@@ -78,7 +78,7 @@ def test_a_form_shown_again_with_its_errors_still_logs_the_read(
 
     assert response.status_code == 400
     assert patient.last_name in response.content.decode()
-    assert [e.patient for e in events(action="read")] == [patient]
+    assert [e.patient_id for e in events(action="read")] == [patient.pk]
 
 
 def test_the_today_board_logs_a_read_of_each_patient_it_lists(
@@ -92,7 +92,7 @@ def test_the_today_board_logs_a_read_of_each_patient_it_lists(
     page = client.get(reverse("today")).content.decode()
 
     assert due.last_name in page
-    assert [e.patient for e in events(action="read")] == [due]
+    assert [e.patient_id for e in events(action="read")] == [due.pk]
 
 
 def test_the_redemption_queue_logs_a_read_of_each_patient_it_lists(
@@ -108,7 +108,7 @@ def test_the_redemption_queue_logs_a_read_of_each_patient_it_lists(
     page = client.get(reverse("redemptions")).content.decode()
 
     assert patient.last_name in page
-    assert [e.patient for e in events(action="read")] == [patient]
+    assert [e.patient_id for e in events(action="read")] == [patient.pk]
 
 
 def test_a_patient_reading_their_own_portal_is_not_a_disclosure(client, patient_user, enrollment):
@@ -131,7 +131,7 @@ def test_an_api_list_logs_a_read_of_each_patient_on_the_page(
 
     assert response.status_code == 200
     reads = events(action="read")
-    assert {e.patient for e in reads} == {patient, other_patient}
+    assert {e.patient_id for e in reads} == {patient.pk, other_patient.pk}
     assert {(e.actor, e.ip) for e in reads} == {(counselor, "10.9.9.9")}
 
 
@@ -140,7 +140,7 @@ def test_an_api_retrieve_by_token_names_the_token_user(counselor, patient):
 
     assert response.status_code == 200
     [read] = events(action="read")
-    assert (read.actor, read.patient) == (counselor, patient)
+    assert (read.actor, read.patient_id) == (counselor, patient.pk)
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def test_recording_a_test_logs_the_specimen_its_results_and_the_ledger_entries(
 ):
     record(patient, MON, by=counselor)
 
-    created = {e.object_type for e in events(action="create", patient=patient)}
+    created = {e.object_type for e in events(action="create", patient_id=patient.pk)}
     assert {"specimen", "specimenresult", "ledgerentry"} <= created
     ledger = events(action="create", object_type="ledgerentry")
     assert [e.changes["amount_cents"][1] for e in ledger] == [250]
@@ -171,7 +171,7 @@ def test_a_correction_logs_the_old_and_new_values(client, counselor, patient, en
 
     [change] = events(action="change", object_type="specimen")
     assert change.changes["outcome"] == [Specimen.Outcome.POSITIVE, Specimen.Outcome.NEGATIVE]
-    assert (change.actor, change.ip, change.patient) == (counselor, "10.0.0.7", patient)
+    assert (change.actor, change.ip, change.patient_id) == (counselor, "10.0.0.7", patient.pk)
     assert "notes" not in change.changes  # unchanged fields are not listed
 
 
@@ -282,7 +282,7 @@ def test_the_export_is_a_csv_of_the_trail_and_is_itself_logged(
     assert rows[0][:3] == ["time", "who", "action"]
     assert {"specimen", "ledgerentry"} <= {row[3] for row in rows[1:]}
     [export] = events(action="export")
-    assert (export.actor, export.patient) == (clinic_admin, patient)
+    assert (export.actor, export.patient_id) == (clinic_admin, patient.pk)
     assert LedgerEntry.objects.filter(patient=patient).exists()
 
 
@@ -319,7 +319,7 @@ def test_reading_a_patient_in_the_django_admin_is_logged(client, admin_user, pat
     assert client.get(change).status_code == 200
     assert client.get(changelist).status_code == 200
 
-    reads = events(action="read", patient=patient)
+    reads = events(action="read", patient_id=patient.pk)
     assert [(e.actor, e.path) for e in reads] == [(admin_user, change), (admin_user, changelist)]
 
 

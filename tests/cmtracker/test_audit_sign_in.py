@@ -60,7 +60,7 @@ def test_a_patients_failed_sign_in_is_in_their_own_trail(patient_user, patient):
     Client().post(reverse("login"), {"username": "pat", "password": "not my password"})
 
     [failed] = failures()
-    assert (failed.patient, failed.clinic) == (patient, patient.clinic)
+    assert (failed.patient_id, failed.clinic) == (patient.pk, patient.clinic)
 
 
 def test_a_wrong_password_for_an_api_token_is_logged(counselor):

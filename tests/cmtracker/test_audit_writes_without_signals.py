@@ -41,7 +41,7 @@ def test_a_correction_logs_the_deletion_of_each_result_it_replaces(
     deleted = events(action="delete", object_type="specimenresult")
     assert {int(e.object_id): e.changes["substance"][0] for e in deleted} == old
     assert {e.changes["result"][0] for e in deleted} == {"negative"}
-    assert {e.patient for e in deleted} == {patient}
+    assert {e.patient_id for e in deleted} == {patient.pk}
     assert not SpecimenResult.objects.filter(pk__in=old).exists()
 
 
@@ -87,9 +87,9 @@ def test_deleting_an_enrollment_in_the_admin_logs_its_values(client, admin_user,
     assert response.status_code == 302
     assert not Enrollment.objects.filter(pk=enrollment.pk).exists()
     [deleted] = events(action="delete", object_type="enrollment")
-    assert (deleted.actor, deleted.patient, deleted.object_id) == (
+    assert (deleted.actor, deleted.patient_id, deleted.object_id) == (
         admin_user,
-        patient,
+        patient.pk,
         str(enrollment.pk),
     )
     assert deleted.changes["start_date"] == [enrollment.start_date.isoformat(), None]

@@ -14,10 +14,10 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from cmtracker import sms
 from cmtracker.phones import phone_e164
+from messaging import sms
+from messaging.sms_inbound import patients_sms_opt
 from patients.models import Patient
-from patients.sms_inbound import patients_sms_opt
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 NOW = datetime(2026, 3, 3, 16, tzinfo=UTC)

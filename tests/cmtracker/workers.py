@@ -153,7 +153,7 @@ def _answers(port: int) -> bool:
 @contextmanager
 def producer(broker_url: str, queue: str) -> Iterator[Celery]:
     """This process's Celery app for the test: the project's settings with the test's broker and
-    queue, made current so `cmtracker.tasks.notifications_send.delay()` (after a commit) goes to
+    queue, made current so `messaging.tasks.notifications_send.delay()` (after a commit) goes to
     it; the project's app is current again afterwards."""
     from cmtracker.celery import app as project_app
 

@@ -11,7 +11,8 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from cmtracker.models import Clinic, Membership, Notification, User
+from cmtracker.models import Clinic, Membership, User
+from messaging.models import Notification
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen
 from tests.factories import ClinicFactory, PatientFactory
 from vouchers.models import LedgerEntry, Wallet

@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils.html import strip_tags
 from rest_framework.test import APIClient
 
-from cmtracker.models import Clinic, Notification
+from cmtracker.models import Clinic
+from messaging.models import Notification
 from patients.models import Patient
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, UserFactory

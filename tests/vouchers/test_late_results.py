@@ -13,7 +13,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from cmtracker.models import Notification
+from messaging.models import Notification
 from patients.enrollment import enrollment_set_status
 from patients.models import Enrollment, Specimen
 from tests.api.conftest import client_for

@@ -12,7 +12,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from cmtracker.models import Notification
+from messaging.models import Notification
 from patients.enrollment import enrollment_set_status
 from patients.models import Enrollment, Specimen
 from tests.conftest import at

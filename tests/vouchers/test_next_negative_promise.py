@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from cmtracker.models import Notification
+from messaging.models import Notification
 from patients.models import Enrollment
 from tests.conftest import api_token, at
 from tests.factories import EnrollmentFactory

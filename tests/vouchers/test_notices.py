@@ -7,8 +7,8 @@ from datetime import date, time
 import pytest
 from django.core import mail
 
-from cmtracker import sms
-from cmtracker.models import Notification
+from messaging import sms
+from messaging.models import Notification
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory
 from vouchers import services

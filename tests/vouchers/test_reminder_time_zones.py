@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from cmtracker.models import Notification
+from messaging.models import Notification
 from patients.models import Specimen
 from tests.factories import ClinicFactory, EnrollmentFactory, PatientFactory
 from vouchers import services

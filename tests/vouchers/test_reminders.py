@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cmtracker import sms
-from cmtracker.models import Notification
+from messaging import sms
+from messaging.models import Notification
 from patients.models import Enrollment
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, PatientFactory

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
-from cmtracker.models import Notification
+from messaging.models import Notification
 from patients.models import Specimen, SpecimenResult
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory

@@ -13,7 +13,7 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
-from cmtracker.models import Notification
+from messaging.models import Notification
 from patients.models import Specimen
 from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory, UserFactory
 from vouchers import services

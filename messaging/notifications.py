@@ -25,6 +25,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core import mail
@@ -33,13 +34,17 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from cmtracker import audit, sms
-from cmtracker.models import AuditEvent, Clinic, Notification
+from cmtracker import audit
+from cmtracker.models import AuditEvent, Clinic
+from messaging import sms
+from messaging.models import Notification
 
 log = logging.getLogger(__name__)
 
 Status = Notification.Status
 
+# The Celery task that sends the messages one transaction queued (messaging/tasks.py).
+SEND_TASK = "messaging.tasks.notifications_send"
 # Ids per send task, and rows per page of the sweep.
 BATCH = 100
 # One sweep stops after this many batches or seconds (under the task's soft time limit of 60 s);
@@ -263,12 +268,13 @@ class _SendAfterCommit:
         self.callback = self.enqueue
 
     def enqueue(self) -> None:
-        from cmtracker import tasks
-
         self.done = True
+        # By name from Celery's registry: the tasks module calls this one, not the other way round.
+        # A registered task's delay() runs it at once under CELERY_TASK_ALWAYS_EAGER.
+        send = current_app.tasks[SEND_TASK]
         for i in range(0, len(self.ids), BATCH):
             try:
-                tasks.notifications_send.delay(self.ids[i : i + BATCH])
+                send.delay(self.ids[i : i + BATCH])
             except Exception as error:  # noqa: BLE001 - whatever the broker's failure, the rows wait
                 # The broker's timeouts (settings) bound this to about a second; the next batch
                 # would wait as long again, so stop here: the sweep sends all of them.

@@ -18,9 +18,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection
 from django.utils import timezone
 
-from cmtracker import sms
-from cmtracker.models import Notification
-from cmtracker.notifications import notification_queue, notifications_send, notifications_send_due
+from messaging import sms
+from messaging.models import Notification
+from messaging.notifications import notification_queue, notifications_send, notifications_send_due
 from tests.cmtracker import workers
 from tests.factories import ClinicFactory, PatientFactory
 
@@ -47,7 +47,7 @@ def soft_time_limit():
 @pytest.fixture
 def three(db, monkeypatch):
     """Three texts due, unsent: only the send a test makes sends them."""
-    from cmtracker import tasks
+    from messaging import tasks
 
     monkeypatch.setattr(tasks.notifications_send, "delay", lambda ids: None)
     clinic = ClinicFactory(slug="time-limits", quiet_hours_start="00:00", quiet_hours_end="00:00")

@@ -16,9 +16,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
-from cmtracker import sms
-from cmtracker.models import AuditEvent, Notification
-from cmtracker.notifications import notification_queue, notifications_send_due
+from cmtracker.models import AuditEvent
+from messaging import sms
+from messaging.models import Notification
+from messaging.notifications import notification_queue, notifications_send_due
 from tests.factories import PatientFactory
 
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -29,7 +30,7 @@ def twilio(settings):
     settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
     settings.TWILIO_AUTH_TOKEN = TOKEN
     settings.TWILIO_FROM_NUMBER = "+15005550006"
-    settings.SMS_BACKEND = "cmtracker.sms.TwilioSmsBackend"
+    settings.SMS_BACKEND = "messaging.sms.TwilioSmsBackend"
     return settings
 
 
@@ -175,7 +176,7 @@ def test_a_stop_from_the_same_digits_in_another_country_opts_nobody_out(client, 
 
 def test_the_audit_trail_says_the_patients_stop_came_by_text(client, twilio, texting):
     signed_post(client, inbound("STOP"))
-    event = AuditEvent.objects.get(patient=texting, action="change")
+    event = AuditEvent.objects.get(patient_id=texting.pk, action="change")
     assert event.actor is None
     assert event.actor_label == "Twilio: text reply from +13125550100"
     assert "sms_opted_out_at" in event.changes

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from cmtracker.sms import BaseSmsBackend
+from messaging.sms import BaseSmsBackend
 
 SEND_SECONDS = float(os.environ.get("SLOW_SMS_SECONDS", "0.3"))
 

@@ -6,10 +6,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cmtracker import sms
-from cmtracker.models import AuditEvent, Notification
-from cmtracker.notifications import OPTED_OUT, notification_queue, notifications_send_due
-from cmtracker.sms import BaseSmsBackend
+from cmtracker.models import AuditEvent
+from messaging import sms
+from messaging.models import Notification
+from messaging.notifications import OPTED_OUT, notification_queue, notifications_send_due
+from messaging.sms import BaseSmsBackend
 from tests.factories import PatientFactory
 
 Status = Notification.Status
@@ -76,7 +77,7 @@ class BrokenSms(BaseSmsBackend):
 def test_a_failing_backend_ends_failed_and_shows_on_the_page(
     client, counselor, clinic, patient, settings
 ):
-    settings.SMS_BACKEND = "tests.patients.test_notifications_page.BrokenSms"
+    settings.SMS_BACKEND = "tests.messaging.test_notifications_page.BrokenSms"
     settings.NOTIFICATION_MAX_ATTEMPTS = 3
     n = queue(clinic, patient, "award:1:sms", kind=Notification.Kind.AWARD)
     now = timezone.now()

@@ -1,7 +1,7 @@
 """SMS backends: a small interface like Django's email backends, chosen by settings.SMS_BACKEND.
 
 - ConsoleSmsBackend (the default) prints each message, as Django's console email backend does.
-- LocmemSmsBackend keeps them in `cmtracker.sms.outbox`, for tests.
+- LocmemSmsBackend keeps them in `messaging.sms.outbox`, for tests.
 - TwilioSmsBackend sends through Twilio's official library when TWILIO_* are set.
 
 A backend's `send` returns the provider's message id, raises SmsOptedOut when the provider says

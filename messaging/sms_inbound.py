@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from cmtracker import audit
 from cmtracker.phones import phone_canonical
-from cmtracker.sms import twilio_configured
+from messaging.sms import twilio_configured
 from patients.models import Patient
 
 # Twilio's default opt-out and opt-in keywords; a message that is exactly one of them, in any case.

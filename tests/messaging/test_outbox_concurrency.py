@@ -15,9 +15,9 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cmtracker import sms
-from cmtracker.models import Notification
-from cmtracker.notifications import (
+from messaging import sms
+from messaging.models import Notification
+from messaging.notifications import (
     notification_queue,
     notifications_queue_many,
     notifications_send,
@@ -43,10 +43,10 @@ class SlowLocmemSms(sms.LocmemSmsBackend):
 @pytest.fixture
 def outbox(settings, monkeypatch):
     """250 messages due, none sent yet: the tasks after commit went nowhere (a broker outage)."""
-    from cmtracker import tasks
+    from messaging import tasks
 
     monkeypatch.setattr(tasks.notifications_send, "delay", lambda ids: None)
-    settings.SMS_BACKEND = "tests.cmtracker.test_outbox_concurrency.SlowLocmemSms"
+    settings.SMS_BACKEND = "tests.messaging.test_outbox_concurrency.SlowLocmemSms"
     clinic = ClinicFactory(slug="race", quiet_hours_start="00:00", quiet_hours_end="00:00")
     patient = PatientFactory(clinic=clinic, phone="+13125550100", reminder_consent_sms=True)
     now = timezone.now() - timedelta(minutes=1)
@@ -138,7 +138,7 @@ def test_the_same_key_queued_by_two_transactions_at_once_is_one_message(db):
 @pytest.fixture
 def published(monkeypatch) -> list[int]:
     """The ids handed to send tasks after each commit."""
-    from cmtracker import tasks
+    from messaging import tasks
 
     ids: list[int] = []
     monkeypatch.setattr(tasks.notifications_send, "delay", ids.extend)

@@ -1,7 +1,7 @@
 """The outbox for staff: what was sent, what waits, what failed — and "Send again" for a failure.
 
 Thin views: scope to the staff member's clinics (another clinic's message answers 404), filter,
-paginate, call cmtracker.notifications.notification_retry. A fixed number of queries per page.
+paginate, call messaging.notifications.notification_retry. A fixed number of queries per page.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from cmtracker import audit
-from cmtracker.models import Notification
-from cmtracker.notifications import STORED_REASONS, notification_retry
+from messaging.models import Notification
+from messaging.notifications import STORED_REASONS, notification_retry
 from patients.permissions import StaffRequiredMixin, staff_clinic_ids
 
 PER_PAGE = 50
@@ -63,7 +63,7 @@ def notifications_visible_to(user):
 
 
 class NotificationListView(StaffRequiredMixin, TemplateView):
-    template_name = "patients/notifications.html"
+    template_name = "messaging/notifications.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

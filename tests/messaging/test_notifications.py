@@ -12,9 +12,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.core import mail
 from django.db import transaction
 
-from cmtracker import notifications, sms
-from cmtracker.models import Clinic, Notification
-from cmtracker.notifications import (
+from cmtracker.models import Clinic
+from messaging import notifications, sms
+from messaging.models import Notification
+from messaging.notifications import (
     backoff,
     notification_queue,
     notifications_queue_many,
@@ -217,7 +218,7 @@ def test_a_rolled_back_transaction_queues_and_sends_nothing(
 def test_a_broker_outage_after_commit_does_not_fail_the_caller(
     clinic, texting, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from cmtracker import tasks
+    from messaging import tasks
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("Redis is down")
@@ -351,7 +352,7 @@ class FailingOnceSms(sms.BaseSmsBackend):
 def test_a_text_that_failed_just_before_quiet_hours_is_retried_in_the_morning(
     clinic, texting, settings
 ):
-    settings.SMS_BACKEND = "tests.cmtracker.test_notifications.FailingOnceSms"
+    settings.SMS_BACKEND = "tests.messaging.test_notifications.FailingOnceSms"
     FailingOnceSms.failed = False
     queued = notification_queue(**_sms(clinic, texting), now=local(TUESDAY, 20, 59))
 
@@ -369,7 +370,7 @@ class FailingSms(sms.BaseSmsBackend):
 
 
 def test_a_failing_send_retries_with_growing_backoff_then_fails(clinic, texting, settings):
-    settings.SMS_BACKEND = "tests.cmtracker.test_notifications.FailingSms"
+    settings.SMS_BACKEND = "tests.messaging.test_notifications.FailingSms"
     settings.NOTIFICATION_MAX_ATTEMPTS = 4
     queued = notification_queue(**_sms(clinic, texting), now=local(TUESDAY, 9))
 
@@ -392,7 +393,7 @@ def test_a_failing_send_retries_with_growing_backoff_then_fails(clinic, texting,
 
 
 def test_a_failure_in_one_message_does_not_hold_up_the_others(clinic, texting, settings):
-    settings.SMS_BACKEND = "tests.cmtracker.test_notifications.FailingSms"
+    settings.SMS_BACKEND = "tests.messaging.test_notifications.FailingSms"
     notification_queue(**_sms(clinic, texting), now=local(TUESDAY, 9))
     notification_queue(
         clinic=clinic,
@@ -429,7 +430,7 @@ class OptedOutSms(sms.BaseSmsBackend):
 
 
 def test_a_provider_stop_cancels_the_message_and_opts_the_patient_out(clinic, texting, settings):
-    settings.SMS_BACKEND = "tests.cmtracker.test_notifications.OptedOutSms"
+    settings.SMS_BACKEND = "tests.messaging.test_notifications.OptedOutSms"
     queued = notification_queue(**_sms(clinic, texting), now=local(TUESDAY, 9))
     later = notification_queue(**_sms(clinic, texting, key="k2"), now=local(TUESDAY, 9))
 
@@ -440,7 +441,7 @@ def test_a_provider_stop_cancels_the_message_and_opts_the_patient_out(clinic, te
     assert queued.status == Status.CANCELLED
     assert queued.attempts == 1
     assert texting.sms_opted_out_at == local(TUESDAY, 9, 5)
-    settings.SMS_BACKEND = "cmtracker.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "messaging.sms.LocmemSmsBackend"
     notifications_send(ids=[later.pk], now=local(TUESDAY, 9, 6))
     later.refresh_from_db()
     assert later.status == Status.CANCELLED
@@ -514,7 +515,7 @@ class OutOfTimeSms(sms.LocmemSmsBackend):
 def test_a_batch_out_of_time_leaves_what_it_did_not_reach_for_the_next_send(
     clinic, texting, settings
 ):
-    settings.SMS_BACKEND = "tests.cmtracker.test_notifications.OutOfTimeSms"
+    settings.SMS_BACKEND = "tests.messaging.test_notifications.OutOfTimeSms"
     ids = [
         notification_queue(**_sms(clinic, texting, key=k), now=local(TUESDAY, 9)).pk for k in "abc"
     ]
@@ -524,7 +525,7 @@ def test_a_batch_out_of_time_leaves_what_it_did_not_reach_for_the_next_send(
 
     statuses = dict(Notification.objects.values_list("dedupe_key", "status"))
     assert statuses == {"a": Status.SENT, "b": Status.PENDING, "c": Status.PENDING}
-    settings.SMS_BACKEND = "cmtracker.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "messaging.sms.LocmemSmsBackend"
     assert notifications_send_due(now=local(TUESDAY, 9)) == 2
     assert sorted(body for _, body in sms.outbox) == [f"Test today {k}" for k in "abc"]
 
@@ -554,7 +555,7 @@ class TakenThenOutOfTimeSms(sms.LocmemSmsBackend):
 def test_a_soft_time_limit_while_the_provider_has_a_message_does_not_send_it_twice(
     clinic, texting, settings, soft_time_limit
 ):
-    settings.SMS_BACKEND = "tests.cmtracker.test_notifications.TakenThenOutOfTimeSms"
+    settings.SMS_BACKEND = "tests.messaging.test_notifications.TakenThenOutOfTimeSms"
     ids = [
         notification_queue(**_sms(clinic, texting, key=k), now=local(TUESDAY, 9)).pk for k in "abc"
     ]
@@ -564,6 +565,6 @@ def test_a_soft_time_limit_while_the_provider_has_a_message_does_not_send_it_twi
 
     statuses = dict(Notification.objects.values_list("dedupe_key", "status"))
     assert statuses == {"a": Status.SENT, "b": Status.PENDING, "c": Status.PENDING}
-    settings.SMS_BACKEND = "cmtracker.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "messaging.sms.LocmemSmsBackend"
     assert notifications_send_due(now=local(TUESDAY, 9)) == 2
     assert sorted(body for _, body in sms.outbox) == [f"Test today {k}" for k in "abc"]

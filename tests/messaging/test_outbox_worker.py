@@ -22,9 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cmtracker import sms
-from cmtracker.models import Notification
-from cmtracker.notifications import (
+from messaging import sms
+from messaging.models import Notification
+from messaging.notifications import (
     notification_queue,
     notifications_queue_many,
     notifications_send_due,
@@ -102,8 +102,8 @@ def test_a_reminder_due_now_is_delivered_once_by_a_worker_on_redis(texter, tmp_p
         by_email = queue_reminder(texter, Notification.Channel.EMAIL, email_token)
         ids = [by_sms.pk, by_email.pk]
         # A retried task and a sweep on top of the task sent after commit: still once.
-        app.send_task("cmtracker.tasks.notifications_send", args=[ids], queue=queue)
-        app.send_task("cmtracker.tasks.notifications_sweep", queue=queue)
+        app.send_task("messaging.tasks.notifications_send", args=[ids], queue=queue)
+        app.send_task("messaging.tasks.notifications_sweep", queue=queue)
         # The solo worker runs its queue in order: once this last one is sent, all ran.
         last = queue_reminder(texter, Notification.Channel.SMS, token())
         workers.wait_for(
@@ -159,7 +159,7 @@ def test_redis_down_while_a_counselor_records_a_result_delays_the_notice_and_los
             workers.redis_server(port, tmp_path),
             workers.celery_worker(broker_url=broker, queue=queue, log=log) as worker,
         ):
-            app.send_task("cmtracker.tasks.notifications_sweep", queue=queue)
+            app.send_task("messaging.tasks.notifications_sweep", queue=queue)
             workers.wait_for(
                 lambda: all_sent([notice.pk]), timeout=60, what="sent", log=log, process=worker
             )
@@ -219,7 +219,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     # A private Redis: the killed worker's unacknowledged task dies with it, not left behind.
     port = workers.free_port()
     redis_url = f"redis://127.0.0.1:{port}/0"
-    slow = {"SMS_BACKEND": "tests.cmtracker.slow_sms.SlowSmsBackend"}
+    slow = {"SMS_BACKEND": "tests.messaging.slow_sms.SlowSmsBackend"}
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     patients = [
         PatientFactory(clinic=riverside, phone=f"+1312555{i:04d}", reminder_consent_sms=True)
@@ -268,7 +268,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
             log=second_log,
             env={**slow, "NOTIFICATION_CLAIM_LEASE_SECONDS": "1"},
         ) as second:
-            app.send_task("cmtracker.tasks.notifications_sweep", queue=queue)
+            app.send_task("messaging.tasks.notifications_sweep", queue=queue)
             workers.wait_for(
                 lambda: all_sent(ids), timeout=90, what="all sent", log=second_log, process=second
             )
@@ -285,7 +285,7 @@ def test_soft_time_limits_striking_again_and_again_send_no_message_twice(
 ):
     """500 texts, a slow provider and a slow database, sent by sweeps that a prefork worker's soft
     time limit cuts short after a second, one after another: every text goes exactly once."""
-    from cmtracker import tasks
+    from messaging import tasks
 
     monkeypatch.setattr(tasks.notifications_send, "delay", lambda ids: None)  # sweeps only
     patient = PatientFactory(clinic=riverside, phone="+13125550100", reminder_consent_sms=True)
@@ -311,7 +311,7 @@ def test_soft_time_limits_striking_again_and_again_send_no_message_twice(
     redis_url = f"redis://127.0.0.1:{port}/0"
     log = tmp_path / "worker.log"
     env = {
-        "SMS_BACKEND": "tests.cmtracker.slow_sms.SlowSmsBackend",
+        "SMS_BACKEND": "tests.messaging.slow_sms.SlowSmsBackend",
         "SLOW_SMS_SECONDS": "0.01",
         # Short, so a row left `sending` is taken again within the test, as it would be after
         # the real lease: a message sent but not marked would then be sent twice.
@@ -332,7 +332,7 @@ def test_soft_time_limits_striking_again_and_again_send_no_message_twice(
             # A few at a time, so the worker goes from one to the next without waiting for us.
             for _ in range(4):
                 app.send_task(
-                    "cmtracker.tasks.notifications_sweep",
+                    "messaging.tasks.notifications_sweep",
                     queue=queue,
                     soft_time_limit=1,
                     time_limit=10,
