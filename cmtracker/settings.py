@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "cmtracker",
     "patients",
     "vouchers",
+    "rewards",
 ]
 
 MIDDLEWARE = [

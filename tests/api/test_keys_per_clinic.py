@@ -8,10 +8,10 @@ from datetime import date, datetime, time
 import pytest
 
 from patients.models import Correction, Specimen
+from rewards.models import CatalogItem, Redemption
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
 from vouchers import services
-from vouchers.models import CatalogItem, Redemption
 from vouchers.reminders import missed_tests_mark
 
 pytestmark = pytest.mark.django_db

@@ -16,12 +16,13 @@ from django.core.exceptions import ValidationError
 
 import patients.migrations as patients_migrations
 from patients.models import Correction, Specimen
+from rewards import prizes, redemptions
+from rewards.models import CatalogItem, PrizeDraw, Redemption
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
 from tests.vouchers.test_prizes import Slips
-from vouchers import prizes, redemptions, services
+from vouchers import services
 from vouchers.lab_import import ALL_OR_NOTHING, lab_import_apply, lab_import_preview
-from vouchers.models import CatalogItem, PrizeDraw, Redemption
 from vouchers.reminders import missed_tests_mark
 from vouchers.selectors import reward_summary
 

@@ -5,11 +5,9 @@ from rest_framework.routers import SimpleRouter
 from vouchers.api import (
     attendance,
     auth,
-    catalog,
     imports,
     patients,
     protocols,
-    redemptions,
     specimens,
 )
 
@@ -18,8 +16,6 @@ router.register("patients", patients.PatientViewSet, basename="api-patient")
 router.register("specimens", specimens.SpecimenViewSet, basename="api-specimen")
 router.register("attendance", attendance.AttendanceViewSet, basename="api-attendance")
 router.register("protocols", protocols.ProtocolViewSet, basename="api-protocol")
-router.register("catalog", catalog.CatalogViewSet, basename="api-catalog")
-router.register("redemptions", redemptions.RedemptionViewSet, basename="api-redemption")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
