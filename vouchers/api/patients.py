@@ -135,6 +135,10 @@ class BalanceSerializer(serializers.Serializer):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
+    # The ids of the rewards app's records, under the names the API has always given them.
+    redemption = serializers.IntegerField(source="redemption_id", allow_null=True, required=False)
+    prize_draw = serializers.IntegerField(source="prize_draw_id", allow_null=True, required=False)
+
     class Meta:
         model = LedgerEntry
         fields = [
