@@ -20,7 +20,7 @@ from rewards import prizes, redemptions
 from rewards.models import CatalogItem, PrizeDraw, Redemption
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
-from tests.vouchers.test_prizes import Slips
+from tests.rewards.test_prizes import Slips
 from vouchers import services
 from vouchers.lab_import import ALL_OR_NOTHING, lab_import_apply, lab_import_preview
 from vouchers.reminders import missed_tests_mark
