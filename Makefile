@@ -91,8 +91,9 @@ TEST_INSTANTS ?= 2027-01-12T08:05:00-06:00 2026-12-10T17:20:00-06:00 2026-12-06T
     2028-02-29T12:00:00-06:00
 DATE_TESTS ?= $(addprefix tests/vouchers/test_,$(addsuffix .py,schedule reminders \
         reminder_time_zones missed_tests portal views_record views_schedule views_patient \
-        today_low_stock notices reward_summary settlement prizes cm_simulate charts lab_import \
+        notices reward_summary settlement cm_simulate charts lab_import \
         bad_input late_results next_negative_promise lab_import_jobs)) \
+    $(addprefix tests/rewards/test_,$(addsuffix .py,today_low_stock prizes)) \
     $(addprefix tests/cmtracker/test_,$(addsuffix .py,audit notifications sessions two_factor)) \
     tests/patients/test_notifications_page.py \
     $(addprefix tests/api/test_,$(addsuffix .py,specimens patients attendance auth_token))
