@@ -91,9 +91,10 @@ TEST_INSTANTS ?= 2027-01-12T08:05:00-06:00 2026-12-10T17:20:00-06:00 2026-12-06T
     2028-02-29T12:00:00-06:00
 DATE_TESTS ?= $(addprefix tests/vouchers/test_,$(addsuffix .py,schedule reminders \
         reminder_time_zones missed_tests portal views_record views_schedule views_patient \
-        today_low_stock notices reward_summary settlement prizes cm_simulate charts \
+        notices reward_summary settlement cm_simulate charts \
         bad_input late_results next_negative_promise)) \
     tests/vouchers/labs/test_importer.py tests/vouchers/labs/test_jobs.py \
+    $(addprefix tests/rewards/test_,$(addsuffix .py,today_low_stock prizes)) \
     $(addprefix tests/cmtracker/test_,$(addsuffix .py,audit sessions two_factor)) \
     $(addprefix tests/messaging/test_,$(addsuffix .py,notifications notifications_page)) \
     $(addprefix tests/api/test_,$(addsuffix .py,specimens patients attendance auth_token))

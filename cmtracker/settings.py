@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "patients",
     "vouchers",
     "messaging",
+    "rewards",
 ]
 
 MIDDLEWARE = [

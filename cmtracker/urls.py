@@ -58,11 +58,10 @@ urlpatterns = [
     path("", include("patients.urls")),
     path("", include("messaging.urls")),
     path("", include("vouchers.urls")),
-    path("", include("vouchers.catalog_urls")),
-    path("", include("vouchers.redemption_urls")),
-    path("", include("vouchers.prize_urls")),
+    path("", include("rewards.urls")),
     path("", include("vouchers.labs.urls")),
     path("api/", include("vouchers.api.urls")),
+    path("api/", include("rewards.api.urls")),
 ]
 
 # Under /api/ Django's own errors (a bad Host header, a body over the size limit, an unknown URL)

@@ -43,8 +43,8 @@ APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 SCAN_VENV = ROOT / ".venv-scan"
 SCAN_REQUIREMENTS = ROOT / "requirements-scan.txt"
 OUT = ROOT / "var" / "scan"
-CODE = ["cmtracker", "patients", "vouchers", "messaging"]
-DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - the demo logins (vouchers/.../demo_data.py)
+CODE = ["cmtracker", "patients", "vouchers", "messaging", "rewards"]
+DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - the demo logins (rewards/.../demo_data.py)
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 WAPITI_LEVELS = {4: "critical", 3: "high", 2: "medium", 1: "low", 0: "info"}
 

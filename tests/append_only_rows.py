@@ -3,9 +3,11 @@
 from datetime import date
 
 from patients.models import Correction
+from rewards import catalog
+from rewards.models import CatalogItem, StockMovement
 from tests.conftest import at
-from vouchers import redemptions, services
-from vouchers.models import CatalogItem, LedgerEntry, StockMovement, Wallet
+from vouchers import services
+from vouchers.models import LedgerEntry, Wallet
 
 
 def append_only_rows(enrollment, counselor) -> dict:
@@ -27,7 +29,7 @@ def append_only_rows(enrollment, counselor) -> dict:
     item = CatalogItem.objects.create(
         clinic=patient.clinic, name="Bus pass", price_cents=500, stock=0
     )
-    redemptions.stock_receive(item=item, quantity=3, actor=counselor)
+    catalog.stock_receive(item=item, quantity=3, actor=counselor)
     return {
         LedgerEntry: LedgerEntry.objects.filter(patient=patient).first(),
         Correction: Correction.objects.get(),

@@ -26,11 +26,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from cmtracker.api_tokens import api_token_new
 from messaging.models import Notification
 from patients.models import Specimen
+from rewards import redemptions
+from rewards.models import CatalogItem, PrizeDraw
 from tests.api.test_permission_matrix import MATRIX as API_MATRIX
 from tests.conftest import at
 from tests.factories import UserFactory
-from vouchers import redemptions, services
-from vouchers.models import CatalogItem, LabImport, PrizeDraw
+from vouchers import services
+from vouchers.models import LabImport
 
 PERSONAS = [
     "anonymous",

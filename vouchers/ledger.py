@@ -65,3 +65,14 @@ def earned_elsewhere_by_year_many(enrollments: list[Enrollment]) -> dict[int, di
                 by_year[row["event_year"]] += row["total"] or 0
         elsewhere[enrollment.pk] = dict(by_year)
     return elsewhere
+
+
+def cap_room(protocol, *, year_used: int, enrollment_used: int) -> int | None:
+    """Cents still under the protocol's caps (None: no cap applies), given what already counts
+    toward the year cap (this calendar year, across enrollments) and the enrollment cap."""
+    room = []
+    if protocol.year_cap_cents is not None:
+        room.append(protocol.year_cap_cents - year_used)
+    if protocol.enrollment_cap_cents is not None:
+        room.append(protocol.enrollment_cap_cents - enrollment_used)
+    return max(0, min(room)) if room else None

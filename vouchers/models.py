@@ -1,4 +1,7 @@
-"""Rewards: protocols (as data), the patient's wallet and the append-only ledger."""
+"""Earning: protocols (as data), the patient's wallet and the append-only ledger.
+
+The catalog, redemptions and the prize cabinet are the rewards app's (rewards.models).
+"""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -7,11 +10,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from cmtracker.inputs import (
-    DESCRIPTION_MAX_LENGTH,
     PROTOCOL_DESCRIPTION_MAX_LENGTH,
     REASON_MAX_LENGTH,
 )
-from cmtracker.models import Clinic, key_clinic_field, key_constraints
+from cmtracker.models import Clinic
 from patients.models import Attendance, Enrollment, Patient, Specimen, Substance
 from vouchers import engine
 
@@ -270,12 +272,11 @@ class LedgerEntry(models.Model):
     attendance = models.ForeignKey(
         Attendance, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
     )
-    redemption = models.ForeignKey(
-        "Redemption", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
-    )
-    prize_draw = models.ForeignKey(
-        "PrizeDraw", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
-    )
+    # The redemption or prize draw an entry pays for or takes a draw for. Those are the rewards
+    # app's records, and vouchers points at no rewards model, so these are plain ids (the
+    # columns, their indexes and the database's foreign keys are as they were).
+    redemption_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    prize_draw_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     event_year = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("Calendar year of the earning event, for the year cap.")
     )
@@ -315,186 +316,16 @@ class LedgerEntry(models.Model):
         return self.amount_cents - self.overpayment_cents
 
 
-# --- the reward catalog, redemptions and the prize cabinet ------------------------------------
+# --- what the bowl's tiers are called -------------------------------------------------------
 
 
 class PrizeTier(models.TextChoices):
-    """Tiers of the fishbowl; a tier won is exchanged for an in-stock item of that tier."""
+    """Tiers of the fishbowl; a tier won is exchanged for an in-stock item of that tier (in the
+    rewards app's prize cabinet). Here, beside the Protocol whose bowl names them."""
 
     SMALL = "small", _("Small")
     LARGE = "large", _("Large")
     JUMBO = "jumbo", _("Jumbo")
-
-
-class CatalogItem(models.Model):
-    """Something a patient can spend points on (or, with a prize tier, win from the bowl)."""
-
-    class Category(models.TextChoices):
-        GROCERIES = "groceries", _("Groceries")
-        TRANSPORT = "transport", _("Transport")
-        PHONE = "phone", _("Phone minutes")
-        CLOTHING = "clothing", _("Clothing")
-        HYGIENE = "hygiene", _("Personal care")
-        HOUSEHOLD = "household", _("Household")
-        OTHER = "other", _("Other")
-
-    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="catalog")
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
-    category = models.CharField(max_length=16, choices=Category.choices, default=Category.OTHER)
-    price_cents = models.PositiveIntegerField(
-        help_text=_("What it costs in points (1 point = 1 cent), and what it is worth.")
-    )
-    image = models.ImageField(upload_to="catalog/", blank=True)
-    stock = models.IntegerField(
-        null=True, blank=True, help_text=_("How many are in the cabinet; empty for unlimited.")
-    )
-    low_stock_at = models.PositiveIntegerField(
-        default=3, help_text=_("Warn administrators when stock falls to this number.")
-    )
-    prize_tier = models.CharField(max_length=8, choices=PrizeTier.choices, blank=True)
-    is_active = models.BooleanField(default=True, help_text=_("Retired items are not offered."))
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["category", "name"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(stock__isnull=True) | Q(stock__gte=0), name="catalog_stock_gte_0"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class StockMovement(models.Model):
-    """The stock ledger of one item: append-only, so stock equals the sum of its movements."""
-
-    class Kind(models.TextChoices):
-        RECEIVED = "received", _("Received")
-        ISSUED = "issued", _("Issued")
-        RETURNED = "returned", _("Returned")
-        ADJUSTED = "adjusted", _("Adjusted")
-
-    item = models.ForeignKey(CatalogItem, on_delete=models.PROTECT, related_name="movements")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    quantity = models.IntegerField(help_text=_("Positive into the cabinet, negative out of it."))
-    reason = models.TextField(blank=True, max_length=REASON_MAX_LENGTH)
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    at = models.DateTimeField(auto_now_add=True)
-    redemption = models.ForeignKey(
-        "Redemption", null=True, blank=True, on_delete=models.PROTECT, related_name="movements"
-    )
-    prize_draw = models.ForeignKey(
-        "PrizeDraw", null=True, blank=True, on_delete=models.PROTECT, related_name="movements"
-    )
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["at", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(kind="adjusted") | ~Q(reason=""),
-                name="stock_adjustment_needs_a_reason",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.quantity:+d} {self.item}"
-
-
-class Redemption(models.Model):
-    """A request to spend points on catalog items. Points are held (debited) at request."""
-
-    class Status(models.TextChoices):
-        REQUESTED = "requested", _("Requested")
-        APPROVED = "approved", _("Approved")
-        DECLINED = "declined", _("Declined")
-        CANCELLED = "cancelled", _("Cancelled")
-        HANDED_OVER = "handed_over", _("Handed over")
-
-    OPEN = (Status.REQUESTED, Status.APPROVED)
-
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="redemptions")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
-    total_cents = models.PositiveIntegerField()
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    requested_at = models.DateTimeField(auto_now_add=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.TextField(blank=True, max_length=REASON_MAX_LENGTH)
-    handed_over_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    handed_over_at = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
-    key_clinic = key_clinic_field()
-
-    class Meta:
-        ordering = ["-requested_at", "-id"]
-        constraints = [
-            *key_constraints("redemption"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.patient} · {self.get_status_display()} · {self.total_cents}¢"
-
-
-class RedemptionLine(models.Model):
-    redemption = models.ForeignKey(Redemption, on_delete=models.CASCADE, related_name="lines")
-    item = models.ForeignKey(CatalogItem, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField(default=1)
-    price_cents = models.PositiveIntegerField(help_text=_("The item's price when requested."))
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="redemption_line_quantity")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.quantity} × {self.item}"
-
-
-class PrizeDraw(models.Model):
-    """One slip drawn from the bowl (CSPRNG), stored once and never re-rolled."""
-
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="prize_draws")
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="prize_draws")
-    tier = models.CharField(max_length=32, help_text=_("The bowl tier drawn, e.g. good job."))
-    value_cents = models.PositiveIntegerField(default=0)
-    capped = models.BooleanField(
-        default=False, help_text=_("A higher tier was drawn but the cap left room only for this.")
-    )
-    drawn_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    drawn_at = models.DateTimeField(auto_now_add=True)
-    claimed_item = models.ForeignKey(
-        CatalogItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
-    key_clinic = key_clinic_field()
-
-    class Meta:
-        ordering = ["drawn_at", "id"]
-        constraints = [
-            *key_constraints("prize_draw"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.patient}: {self.tier}"
 
 
 class LabImport(models.Model):

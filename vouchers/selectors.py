@@ -6,10 +6,9 @@ from datetime import date
 from django.db.models import Count, F, Q, Sum
 
 from patients.models import Enrollment, Patient
-from vouchers import engine
+from vouchers import engine, extensions
 from vouchers.ledger import earned_cents, earned_elsewhere_by_year
 from vouchers.models import LedgerEntry, Wallet
-from vouchers.prizes import prize_cap_remaining, prizes_this_year_cents
 from vouchers.schedule import next_negative_award
 from vouchers.services import enrollment_events
 
@@ -127,7 +126,7 @@ def reward_summary(*, patient: Patient, today: date) -> RewardSummary:
         rules, enrollment.start_date, events, today, enrollment.weekdays, elsewhere
     )
     # Prizes won count toward the same caps as vouchers earned.
-    earned_this_year += prizes_this_year_cents(patient=patient, year=today.year)
-    remaining = prize_cap_remaining(patient=patient, enrollment=enrollment, today=today)
+    earned_this_year += extensions.prizes_won_cents(patient=patient, year=today.year)
+    remaining = extensions.cap_room(patient=patient, enrollment=enrollment, today=today)
     over = bool(rules.weeks) and engine.enrollment_week(enrollment.start_date, today) > rules.weeks
     return RewardSummary(enrollment, wallet, result, earned_this_year, remaining, over, following)

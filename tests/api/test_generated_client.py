@@ -16,9 +16,9 @@ import httpx
 import pytest
 import time_machine
 
+from rewards.models import CatalogItem
 from tests.conftest import at, second_factor_code
 from tests.factories import EnrollmentFactory, preset_protocol
-from vouchers.models import CatalogItem
 
 pytestmark = [
     pytest.mark.slow,

@@ -8,11 +8,11 @@ from datetime import date, datetime, time
 import pytest
 
 from patients.models import Correction, Specimen
+from rewards.models import CatalogItem, Redemption
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
 from vouchers import services
 from vouchers.missed import missed_tests_mark
-from vouchers.models import CatalogItem, Redemption
 
 pytestmark = pytest.mark.django_db
 

@@ -2,10 +2,11 @@ from datetime import date
 
 import pytest
 
+from rewards import redemptions
+from rewards.models import CatalogItem, Redemption
 from tests.conftest import at
 from tests.factories import PatientFactory
-from vouchers import redemptions, services
-from vouchers.models import CatalogItem, Redemption
+from vouchers import services
 
 pytestmark = pytest.mark.django_db
 

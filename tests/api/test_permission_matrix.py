@@ -14,9 +14,11 @@ from datetime import date
 
 import pytest
 
+from rewards import redemptions
+from rewards.models import CatalogItem
 from tests.conftest import at
-from vouchers import redemptions, services
-from vouchers.models import CatalogItem, LabImport
+from vouchers import services
+from vouchers.models import LabImport
 
 PERSONAS = [
     "anonymous",

@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from patients.models import Attendance, Specimen, SpecimenResult
+from rewards.models import CatalogItem, Redemption, RedemptionLine
 from tests.factories import PatientFactory
-from vouchers.models import CatalogItem, LedgerEntry, Redemption, RedemptionLine
+from vouchers.models import LedgerEntry
 
 pytestmark = pytest.mark.django_db
 

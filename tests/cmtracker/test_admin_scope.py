@@ -12,11 +12,13 @@ from django.utils import timezone
 from cmtracker.admin_scope import ClinicScopedAdmin, PlatformOnlyAdmin
 from cmtracker.models import AuditEvent, Clinic, Membership, User
 from messaging.models import Notification
+from rewards.catalog import catalog_item_create
+from rewards.models import PrizeDraw
+from rewards.redemptions import redemption_request
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory, UserFactory
 from vouchers import services
-from vouchers.models import LabImport, PrizeDraw
-from vouchers.redemptions import catalog_item_create, redemption_request
+from vouchers.models import LabImport
 
 
 def a_clinics_records(clinic, counselor, label):

@@ -14,13 +14,15 @@ from django.urls import reverse
 
 from cmtracker.models import AuditEvent
 from patients.models import Specimen
+from rewards.catalog import catalog_item_create
+from rewards.models import CatalogItem
+from rewards.redemptions import redemption_request
 from tests.api.conftest import client_for
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
 from tests.vouchers.test_views_patient import correction_data
 from vouchers import services
-from vouchers.models import CatalogItem, LedgerEntry
-from vouchers.redemptions import catalog_item_create, redemption_request
+from vouchers.models import LedgerEntry
 
 MON, WED = date(2026, 1, 5), date(2026, 1, 7)
 

@@ -18,12 +18,14 @@ from django.urls import reverse
 
 from cmtracker.models import AuditEvent
 from patients.models import Patient, SpecimenResult
+from rewards import redemptions
+from rewards.models import CatalogItem
 from tests.api.conftest import client_for
 from tests.api.test_permission_matrix import MATRIX as API_MATRIX
 from tests.conftest import at
 from tests.test_permission_matrix import PAGES, _records
-from vouchers import redemptions, services
-from vouchers.models import CatalogItem, LabImport
+from vouchers import services
+from vouchers.models import LabImport
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ from django.urls import reverse
 
 from cmtracker.models import AuditEvent
 from patients.models import Enrollment, SpecimenResult
+from rewards import catalog, redemptions
+from rewards.models import CatalogItem
 from tests.conftest import at
 from tests.factories import EnrollmentFactory
-from vouchers import redemptions, services
-from vouchers.models import CatalogItem
+from vouchers import services
 
 MON = date(2026, 1, 5)
 
@@ -48,12 +49,12 @@ def test_a_correction_logs_the_deletion_of_each_result_it_replaces(
 def test_stock_moved_by_an_update_is_logged_with_the_old_and_new_count(
     clinic_admin, counselor, patient, enrollment
 ):
-    item = redemptions.catalog_item_create(
+    item = catalog.catalog_item_create(
         clinic=patient.clinic, name="Bus pass", price_cents=100, stock=3, actor=clinic_admin
     )
     services.ledger_adjust(patient=patient, amount_cents=1000, reason="seed", actor=clinic_admin)
 
-    redemptions.stock_receive(item=item, quantity=5, actor=clinic_admin)
+    catalog.stock_receive(item=item, quantity=5, actor=clinic_admin)
     request = redemptions.redemption_request(
         patient=patient, items=[(item, 2)], requested_by=counselor
     )

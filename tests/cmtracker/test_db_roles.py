@@ -14,8 +14,9 @@ from psycopg import sql
 from cmtracker.db_roles import AppRoleRefused, app_role_grant
 from cmtracker.models import AuditEvent
 from patients.models import Correction
+from rewards.models import StockMovement
 from tests.append_only_rows import append_only_rows
-from vouchers.models import LedgerEntry, StockMovement, Wallet
+from vouchers.models import LedgerEntry, Wallet
 
 pytestmark = [
     pytest.mark.postgres,

@@ -41,7 +41,15 @@ def test_the_patient_portal_promise_reads_in_spanish(settings):
 def test_every_translatable_string_in_the_code_has_a_spanish_translation(tmp_path, msgfmt):
     """Extract the messages afresh (as `makemessages` would) and find none untranslated."""
     root = PO.parents[3]
-    for folder in ("cmtracker", "patients", "vouchers", "messaging", "templates", "locale"):
+    for folder in (
+        "cmtracker",
+        "patients",
+        "vouchers",
+        "messaging",
+        "rewards",
+        "templates",
+        "locale",
+    ):
         shutil.copytree(root / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*.mo"))
     shutil.copy(root / "manage.py", tmp_path / "manage.py")
     extract = subprocess.run(

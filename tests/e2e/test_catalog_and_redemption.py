@@ -2,11 +2,11 @@
 
 import pytest
 
+from rewards.catalog import catalog_item_create
+from rewards.models import CatalogItem
 from tests.e2e.conftest import DESKTOP, PHONE, axe_serious_violations, screenshot, sign_in
 from tests.factories import UserFactory
 from vouchers import services
-from vouchers.models import CatalogItem
-from vouchers.redemptions import catalog_item_create
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -19,7 +19,7 @@ def superuser(db):
 def test_every_model_of_the_project_is_registered():
     ours = [
         m
-        for app in ("cmtracker", "patients", "vouchers", "messaging")
+        for app in ("cmtracker", "patients", "vouchers", "messaging", "rewards")
         for m in apps.get_app_config(app).get_models()
     ]
     missing = [m.__name__ for m in ours if m not in admin.site._registry]

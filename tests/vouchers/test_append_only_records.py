@@ -6,8 +6,9 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from patients.models import Correction
+from rewards.models import StockMovement
 from tests.append_only_rows import append_only_rows
-from vouchers.models import StockMovement, Wallet
+from vouchers.models import Wallet
 
 
 @pytest.fixture

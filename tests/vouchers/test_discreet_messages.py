@@ -20,11 +20,12 @@ from rest_framework.test import APIClient
 from cmtracker.models import Clinic
 from messaging.models import Notification
 from patients.models import Patient
+from rewards.catalog import catalog_item_create
+from rewards.models import CatalogItem
+from rewards.redemptions import redemption_approve, redemption_request
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, UserFactory
 from vouchers import services
-from vouchers.models import CatalogItem
-from vouchers.redemptions import catalog_item_create, redemption_approve, redemption_request
 from vouchers.reminders import reminders_queue
 
 SUNDAY = date(2026, 1, 11)

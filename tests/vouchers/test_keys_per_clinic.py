@@ -16,14 +16,15 @@ from django.core.exceptions import ValidationError
 
 import patients.migrations as patients_migrations
 from patients.models import Correction, Specimen
+from rewards import prizes, redemptions
+from rewards.models import CatalogItem, PrizeDraw, Redemption
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
-from tests.vouchers.test_prizes import Slips
-from vouchers import prizes, redemptions, services
+from tests.rewards.test_prizes import Slips
+from vouchers import services
 from vouchers.labs.importer import ALL_OR_NOTHING, lab_import_apply
 from vouchers.labs.rows import lab_import_preview
 from vouchers.missed import missed_tests_mark
-from vouchers.models import CatalogItem, PrizeDraw, Redemption
 from vouchers.selectors import reward_summary
 
 pytestmark = pytest.mark.django_db

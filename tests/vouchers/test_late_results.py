@@ -16,10 +16,11 @@ from django.urls import reverse
 from messaging.models import Notification
 from patients.enrollment import enrollment_set_status
 from patients.models import Enrollment, Specimen
+from rewards import prizes
 from tests.api.conftest import client_for
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory
-from vouchers import prizes, services
+from vouchers import services
 from vouchers.labs.importer import lab_import_apply
 from vouchers.selectors import wallet_get
 

@@ -9,17 +9,17 @@ from django.core import mail
 
 from messaging import sms
 from messaging.models import Notification
-from tests.conftest import at, protocol
-from tests.factories import EnrollmentFactory
-from vouchers import services
-from vouchers.models import CatalogItem
-from vouchers.redemptions import (
+from rewards.catalog import catalog_item_create
+from rewards.models import CatalogItem
+from rewards.redemptions import (
     Conflict,
-    catalog_item_create,
     redemption_approve,
     redemption_decline,
     redemption_request,
 )
+from tests.conftest import at, protocol
+from tests.factories import EnrollmentFactory
+from vouchers import services
 
 MONDAY, WEDNESDAY = date(2026, 1, 5), date(2026, 1, 7)
 

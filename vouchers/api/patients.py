@@ -1,7 +1,7 @@
 """Patients, their balance and their ledger, scoped through patients.permissions."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
@@ -15,9 +15,10 @@ from cmtracker.models import Clinic, User
 from cmtracker.phones import phone_e164
 from patients.models import Patient
 from patients.permissions import patient_get_or_404, patients_visible_to, staff_clinic_ids
+from vouchers import extensions
 from vouchers.api.access import AuditedReads, StaffWritesOnly
 from vouchers.api.filters import IsoDateTimeFilter
-from vouchers.models import LedgerEntry, Redemption
+from vouchers.models import LedgerEntry
 from vouchers.selectors import reward_summary
 
 
@@ -134,6 +135,10 @@ class BalanceSerializer(serializers.Serializer):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
+    # The ids of the rewards app's records, under the names the API has always given them.
+    redemption = serializers.IntegerField(source="redemption_id", allow_null=True, required=False)
+    prize_draw = serializers.IntegerField(source="prize_draw_id", allow_null=True, required=False)
+
     class Meta:
         model = LedgerEntry
         fields = [
@@ -200,12 +205,9 @@ class PatientBalanceView(APIView):
     def get(self, request, pk):
         patient = patient_get_or_404(request.user, pk)
         summary = reward_summary(patient=patient, today=patient.clinic.local_date(timezone.now()))
-        held = Redemption.objects.filter(patient=patient, status__in=Redemption.OPEN).aggregate(
-            total=Sum("total_cents")
-        )["total"]
         data = {
             "balance_cents": summary.wallet.balance_cents,
-            "held_cents": held or 0,
+            "held_cents": extensions.points_held_cents(patient=patient),
             "overpayment_cents": summary.wallet.overpayment_cents,
             "draws_available": summary.wallet.draws_available,
             "streak": summary.streak,

@@ -5,10 +5,8 @@ from rest_framework.routers import SimpleRouter
 from vouchers.api import (
     attendance,
     auth,
-    catalog,
     patients,
     protocols,
-    redemptions,
     specimens,
 )
 from vouchers.labs import api as labs_api
@@ -18,8 +16,6 @@ router.register("patients", patients.PatientViewSet, basename="api-patient")
 router.register("specimens", specimens.SpecimenViewSet, basename="api-specimen")
 router.register("attendance", attendance.AttendanceViewSet, basename="api-attendance")
 router.register("protocols", protocols.ProtocolViewSet, basename="api-protocol")
-router.register("catalog", catalog.CatalogViewSet, basename="api-catalog")
-router.register("redemptions", redemptions.RedemptionViewSet, basename="api-redemption")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -22,9 +22,9 @@ from django.views.decorators.cache import never_cache
 from patients import accounts
 from patients.models import Enrollment, Patient, Specimen
 from patients.permissions import PatientRequiredMixin, StaffRequiredMixin, patient_get_or_404
-from vouchers import charts
+from vouchers import charts, extensions
 from vouchers.forms import ReminderSettingsForm, errors_onto_form
-from vouchers.models import LedgerEntry, PrizeDraw
+from vouchers.models import LedgerEntry
 from vouchers.reminders import reminder_settings_set
 from vouchers.schedule import scheduled_days_between
 from vouchers.selectors import reward_summary
@@ -150,11 +150,7 @@ def ledger_lines(patient: Patient, limit: int = LEDGER_LINES) -> list[LedgerLine
 
 def _draw_days(patient: Patient, limit: int) -> list[LedgerLine]:
     """ "You made 5 prize draws on Mon 30 Nov and won $7.00 in prizes." per day, newest first."""
-    draws = (
-        PrizeDraw.objects.filter(patient=patient)
-        .order_by("-drawn_at", "-id")
-        .values_list("drawn_at", "value_cents")
-    )
+    draws = extensions.prize_draws(patient=patient)
     days: dict[date, list[int]] = {}
     for drawn_at, value in draws:
         day = patient.clinic.local_date(drawn_at)

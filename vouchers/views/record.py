@@ -28,10 +28,9 @@ from patients.permissions import (
     patient_get_or_404,
     staff_clinic_ids,
 )
-from vouchers import engine, services
+from vouchers import engine, extensions, services
 from vouchers.award_notes import award_note
 from vouchers.forms import AttendanceForm, SpecimenForm, errors_onto_form
-from vouchers.redemptions import low_stock_items
 from vouchers.schedule import scheduled_days_between
 from vouchers.selectors import reward_summary
 
@@ -181,7 +180,7 @@ class TodayView(StaffRequiredMixin, TemplateView):
             item
             for clinic in clinics
             if is_clinic_admin(user, clinic)
-            for item in low_stock_items(clinic=clinic)
+            for item in extensions.low_stock(clinic=clinic)
         ]
         boards = today_boards(clinics, timezone.now())
         audit.disclosed(
