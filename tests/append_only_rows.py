@@ -4,7 +4,7 @@ from datetime import date
 
 from patients.models import Correction
 from tests.conftest import at
-from vouchers import redemptions, services
+from vouchers import recording, redemptions
 from vouchers.models import CatalogItem, LedgerEntry, StockMovement, Wallet
 
 
@@ -12,13 +12,13 @@ def append_only_rows(enrollment, counselor) -> dict:
     """A negative result (a ledger entry and a wallet), corrected (a correction), and a stock
     receipt (a stock movement). Keyed by model."""
     patient = enrollment.patient
-    recorded = services.specimen_record(
+    recorded = recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, date(2026, 1, 5)),
         results={"cocaine": "negative"},
         recorded_by=counselor,
     )
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=recorded.specimen,
         changed_by=counselor,
         reason="The lab sent a corrected report.",

@@ -29,7 +29,7 @@ from patients.models import Specimen
 from tests.api.test_permission_matrix import MATRIX as API_MATRIX
 from tests.conftest import at
 from tests.factories import UserFactory
-from vouchers import redemptions, services
+from vouchers import recording, redemptions
 from vouchers.models import CatalogItem, LabImport, PrizeDraw
 
 PERSONAS = [
@@ -134,10 +134,10 @@ def context(clinic, counselor, clinic_admin, patient, enrollment):
 
 def _records(clinic, counselor, patient, enrollment, n):
     day = date(2026, 1, 5) + timedelta(days=2 * n)  # each set on days of its own
-    negative = services.specimen_record(
+    negative = recording.specimen_record(
         patient=patient, collected_at=at(clinic, day), results={"cocaine": "negative"}
     ).specimen
-    missed = services.specimen_record(
+    missed = recording.specimen_record(
         patient=patient,
         collected_at=at(clinic, day + timedelta(days=1)),
         status="missed",

@@ -17,7 +17,7 @@ from vouchers.models import (
     StockMovement,
     Wallet,
 )
-from vouchers.services import protocol_new_version
+from vouchers.protocols import protocol_new_version
 
 # A protocol's amounts are typed as cents: in the digits 0-9 only, as everywhere money is typed.
 ASCII_NUMBERS = {

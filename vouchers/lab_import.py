@@ -1,6 +1,6 @@
 """Bulk import of lab results from a CSV file: preview every row, then write them all at once.
 
-Recording one result through `services.specimen_record` settles the enrollment each time, which is
+Recording one result through `recording.specimen_record` settles the enrollment each time, which is
 right at the front desk and far too slow for a lab's file of 10,000 rows. The import instead
 validates every row in memory against a fixed number of queries (patients by record number, their
 enrollments with protocols, specimens already recorded, idempotency keys already used),
@@ -46,11 +46,12 @@ from cmtracker import audit
 from cmtracker.models import Clinic
 from patients import services as clinical
 from patients.models import Enrollment, Patient, Specimen, SpecimenResult, Substance
-from vouchers import notices, services
+from vouchers import notices, recording
 from vouchers.models import LabImport, Wallet
 
 # The front desk's own checks, so an imported row is judged by exactly the same rules.
-from vouchers.services import specimen_kind_check, specimen_outcome_check
+from vouchers.recording import specimen_kind_check, specimen_outcome_check
+from vouchers.settlement import enrollment_settle, specimen_key
 
 ALL_OR_NOTHING = "all_or_nothing"
 SKIP_BAD_ROWS = "skip_bad_rows"
@@ -440,11 +441,11 @@ def _write_and_settle(good: list[ImportRow], actor, now: datetime) -> int:
     """Write the rows, settle each touched enrollment once (patient-id order), one notice each.
     Returns the number of enrollments settled."""
     specimens = _write(good, actor)
-    services.missed_marks_withdraw(specimens, actor)
+    recording.missed_marks_withdraw(specimens, actor)
     touched = {row.enrollment.id: row.enrollment for row in good}
     latest = {s.enrollment_id: s for s in sorted(specimens, key=_recorded_order)}
     for enrollment in sorted(touched.values(), key=lambda e: (e.patient_id, e.id)):
-        settlement = services.enrollment_settle(enrollment=enrollment, actor=actor)
+        settlement = enrollment_settle(enrollment=enrollment, actor=actor)
         _award_notice(settlement, latest[enrollment.id], now)
     return len(touched)
 
@@ -456,7 +457,7 @@ def _recorded_order(specimen: Specimen):
 def _award_notice(settlement, specimen: Specimen, now) -> None:
     """One notice per patient for an import, however many of their results it brought: what the
     latest one earned, and the balance after all of them (a backlog is not a burst of texts)."""
-    award = settlement.award_for(services.specimen_key(specimen.id))
+    award = settlement.award_for(specimen_key(specimen.id))
     notices.award_notice_queue(settlement=settlement, award=award, source=specimen, now=now)
 
 

@@ -24,9 +24,10 @@ from cmtracker.models import Clinic, Membership, Notification
 from cmtracker.notifications import notifications_queue_many, quiet_hours_end_after
 from patients import services as clinical
 from patients.models import Attendance, Enrollment, Patient, Specimen
-from vouchers import engine, ledger, notices, services
+from vouchers import engine, ledger, notices, recording
 from vouchers.models import Protocol, Wallet
 from vouchers.schedule import is_test_day, scheduled_days_between
+from vouchers.settlement import enrollment_events, enrollment_settle
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +266,7 @@ def _promises(dues: list[_Due], rules: _Rules) -> dict[tuple[int, date], notices
     for due in dues:
         enrollment, clock = due.enrollment, due.clock
         protocol = rules[enrollment.protocol_id]
-        events = services.enrollment_events(enrollment)
+        events = enrollment_events(enrollment)
         days = [clock.today] if due.test_today else []
         days += [clock.tomorrow] if due.test_tomorrow else []
         for day in days:
@@ -444,7 +445,7 @@ def _missed_write(misses: list, clock: ClinicClock) -> list[tuple[Enrollment, da
             )
             marked.append((enrollment, day))
         for enrollment in {e.pk: e for e, _day in marked}.values():
-            services.enrollment_settle(enrollment=enrollment)
+            enrollment_settle(enrollment=enrollment)
     return marked
 
 
@@ -465,7 +466,7 @@ def _digests_queue(clock: ClinicClock, missed_by_day: dict[date, list], now: dat
             notifications_queue_many(rows, now=now)
 
 
-def missed_test_excuse(*, specimen: Specimen, reason: str, actor) -> services.Recorded:
+def missed_test_excuse(*, specimen: Specimen, reason: str, actor) -> recording.Recorded:
     """Staff excuse a missed test, with a reason: it then neither earns nor resets, so settling
     again restores the streak and whatever the later tests earned on it."""
     reason = (reason or "").strip()
@@ -475,7 +476,7 @@ def missed_test_excuse(*, specimen: Specimen, reason: str, actor) -> services.Re
         raise ValidationError(
             {"reason": _("Only a missed test can be excused; correct other results instead.")}
         )
-    return services.specimen_correct(
+    return recording.specimen_correct(
         specimen=specimen,
         changed_by=actor,
         reason=reason,

@@ -11,7 +11,7 @@ from vouchers.ledger import earned_cents, earned_elsewhere_by_year
 from vouchers.models import LedgerEntry, Wallet
 from vouchers.prizes import prize_cap_remaining, prizes_this_year_cents
 from vouchers.schedule import next_negative_award
-from vouchers.services import enrollment_events
+from vouchers.settlement import enrollment_events
 
 
 def wallet_get(*, patient: Patient) -> Wallet:

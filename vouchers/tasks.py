@@ -5,7 +5,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
 from patients.models import Enrollment
-from vouchers import lab_import, reminders, services
+from vouchers import lab_import, reminders, settlement
 from vouchers.selectors import ledger_verify as ledger_drift
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def ledger_verify() -> int:
 @shared_task
 def enrollment_settle(enrollment_id: int) -> None:
     """Re-settle one enrollment (after a bulk change, or a protocol move), by id."""
-    services.enrollment_settle(enrollment=Enrollment.objects.get(pk=enrollment_id))
+    settlement.enrollment_settle(enrollment=Enrollment.objects.get(pk=enrollment_id))
 
 
 # The two beat tasks: each run reads the clock once and leaves the rules to the services. Running

@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import at
 from tests.factories import PatientFactory
-from vouchers import redemptions, services
+from vouchers import recording, redemptions
 from vouchers.models import CatalogItem, Redemption
 
 pytestmark = pytest.mark.django_db
@@ -125,7 +125,7 @@ def test_the_balance_shows_what_open_redemptions_hold(api, counselor, patient, c
 
 def test_the_ledger_lists_every_entry_paginated(api, counselor, patient, enrollment, clinic):
     for day in (5, 7, 9):
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient,
             collected_at=at(clinic, date(2026, 1, day)),
             results={"cocaine": "negative"},

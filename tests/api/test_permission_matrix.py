@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 
 from tests.conftest import at
-from vouchers import redemptions, services
+from vouchers import recording, redemptions
 from vouchers.models import CatalogItem, LabImport
 
 PERSONAS = [
@@ -158,7 +158,7 @@ def test_each_persona_gets_the_answer_it_should(
     expected,
 ):
     ctx = {"patient": patient, "clinic": clinic, "item": item}
-    session = services.attendance_record(
+    session = recording.attendance_record(
         patient=patient, occurred_at=at(clinic, date(2026, 1, 6)), session_kind="group"
     ).attendance
     url = path.format(

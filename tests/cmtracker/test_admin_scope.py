@@ -13,7 +13,7 @@ from cmtracker.admin_scope import ClinicScopedAdmin, PlatformOnlyAdmin
 from cmtracker.models import AuditEvent, Clinic, Membership, Notification, User
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory, UserFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.models import LabImport, PrizeDraw
 from vouchers.redemptions import catalog_item_create, redemption_request
 
@@ -26,26 +26,26 @@ def a_clinics_records(clinic, counselor, label):
     enrollment = EnrollmentFactory(
         patient=patient, protocol=protocol("higgins-1994"), start_date=date(2026, 1, 5)
     )
-    recorded = services.specimen_record(
+    recorded = recording.specimen_record(
         patient=patient,
         collected_at=at(clinic, date(2026, 1, 5)),
         results={"cocaine": "negative"},
         recorded_by=counselor,
     )
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=recorded.specimen,
         changed_by=counselor,
         reason="typo",
         results={"cocaine": "negative"},
         notes="corrected",
     )
-    session = services.attendance_record(
+    session = recording.attendance_record(
         patient=patient,
         occurred_at=at(clinic, date(2026, 1, 6)),
         session_kind="individual",
         recorded_by=counselor,
     )
-    services.attendance_correct(
+    recording.attendance_correct(
         attendance=session.attendance, changed_by=counselor, reason="typo", notes="late"
     )
     item = catalog_item_create(

@@ -4,7 +4,7 @@ import pytest
 
 from tests.e2e.conftest import DESKTOP, PHONE, axe_serious_violations, screenshot, sign_in
 from tests.factories import UserFactory
-from vouchers import services
+from vouchers import adjustments
 from vouchers.models import CatalogItem
 from vouchers.redemptions import catalog_item_create
 
@@ -47,7 +47,7 @@ def shop(clinic, clinic_admin, counselor, patient):
     patient.user = UserFactory(username="pat")
     patient.preferred_language = "en"
     patient.save()
-    services.ledger_adjust(
+    adjustments.ledger_adjust(
         patient=patient, amount_cents=2000, reason="opening balance", actor=clinic_admin
     )
     catalog_item_create(

@@ -12,9 +12,10 @@ from django.utils import timezone
 from cmtracker.exceptions import Conflict
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
-from vouchers import prizes, redemptions, services
+from vouchers import prizes, protocols, recording, redemptions
 from vouchers.models import LedgerEntry, PrizeDraw, StockMovement, Wallet
 from vouchers.selectors import ledger_verify
+from vouchers.settlement import enrollment_settle
 
 MONDAY = date(2026, 1, 5)
 NEGATIVE = dict.fromkeys(["cocaine", "amphetamine", "methamphetamine"], "negative")
@@ -42,7 +43,7 @@ def fishbowl(patient):
 
 
 def negative(patient, counselor, day, results=NEGATIVE):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, day),
         results=results,
@@ -103,7 +104,7 @@ def test_a_negative_earns_draws_and_running_them_uses_them_all(fishbowl, patient
     assert {(e.draws, e.amount_cents, e.enrollment_id) for e in drawn} == {(-1, 0, fishbowl.id)}
     assert ledger_verify() == []
     # Draws made are not earnings: settling again changes nothing.
-    assert services.enrollment_settle(enrollment=fishbowl).posted == []
+    assert enrollment_settle(enrollment=fishbowl).posted == []
 
 
 def test_each_draw_is_stored_with_the_tier_drawn(fishbowl, patient, counselor):
@@ -219,7 +220,7 @@ def test_a_correction_that_takes_away_draws_already_made_leaves_them_for_review(
     thursday = negative(patient, counselor, MONDAY + timedelta(days=3)).specimen
     draws = prizes.draws_run(patient=patient, drawn_by=counselor, rng=Slips(SMALL, LARGE, JUMBO))
 
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=thursday, changed_by=counselor, reason="lab re-read", results=POSITIVE
     )
 
@@ -235,7 +236,7 @@ def test_a_correction_that_takes_away_draws_already_made_leaves_them_for_review(
 
 
 def capped_fishbowl(patient, **caps):
-    protocol = services.protocol_new_version(protocol=preset_protocol("va-prize"))
+    protocol = protocols.protocol_new_version(protocol=preset_protocol("va-prize"))
     for field, value in caps.items():
         setattr(protocol, field, value)
     protocol.save()

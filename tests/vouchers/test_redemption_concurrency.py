@@ -14,7 +14,7 @@ from django.db.models import Sum
 
 from cmtracker.exceptions import Conflict
 from tests.factories import PatientFactory
-from vouchers import selectors, services
+from vouchers import adjustments, selectors
 from vouchers.models import CatalogItem, LedgerEntry, Redemption, StockMovement, Wallet
 from vouchers.redemptions import catalog_item_create, redemption_request
 
@@ -73,7 +73,7 @@ def assert_ledgers_agree(patient, item=None):
 @pytest.fixture
 def credit(counselor):
     def give(patient, cents):
-        services.ledger_adjust(
+        adjustments.ledger_adjust(
             patient=patient, amount_cents=cents, reason="test credit", actor=counselor
         )
 

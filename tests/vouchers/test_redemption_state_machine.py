@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 )
 
 from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, UserFactory
-from vouchers import services
+from vouchers import adjustments
 from vouchers.models import CatalogItem, LedgerEntry, Redemption
 from vouchers.redemptions import (
     Conflict,
@@ -83,7 +83,7 @@ class RedemptionMachine(RuleBasedStateMachine):
     @initialize(cents=st.integers(0, 10_000))
     def credit(self, cents):
         if cents:
-            services.ledger_adjust(
+            adjustments.ledger_adjust(
                 patient=self.patient, amount_cents=cents, reason="test credit", actor=self.counselor
             )
         self.balance = cents
@@ -92,7 +92,7 @@ class RedemptionMachine(RuleBasedStateMachine):
 
     @rule(cents=st.integers(1, 3_000))
     def earn(self, cents):
-        services.ledger_adjust(
+        adjustments.ledger_adjust(
             patient=self.patient, amount_cents=cents, reason="test credit", actor=self.counselor
         )
         self.balance += cents

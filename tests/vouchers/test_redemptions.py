@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 
 from tests.factories import UserFactory
-from vouchers import selectors, services
+from vouchers import adjustments, selectors
 from vouchers.models import (
     CatalogItem,
     LedgerEntry,
@@ -38,7 +38,9 @@ pytestmark = pytest.mark.django_db
 
 
 def credit(patient, cents, actor):
-    services.ledger_adjust(patient=patient, amount_cents=cents, reason="test credit", actor=actor)
+    adjustments.ledger_adjust(
+        patient=patient, amount_cents=cents, reason="test credit", actor=actor
+    )
 
 
 def balance(patient) -> int:

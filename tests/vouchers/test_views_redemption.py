@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from tests.factories import PatientFactory
-from vouchers import services
+from vouchers import adjustments
 from vouchers.models import LedgerEntry, Redemption, RedemptionLine, StockMovement
 from vouchers.redemptions import (
     catalog_item_create,
@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 
 
 def credit(patient, cents, actor):
-    services.ledger_adjust(patient=patient, amount_cents=cents, reason="test credit", actor=actor)
+    adjustments.ledger_adjust(
+        patient=patient, amount_cents=cents, reason="test credit", actor=actor
+    )
 
 
 def balance(patient) -> int:

@@ -38,8 +38,9 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cmtracker.models import Clinic, Membership, User
+from patients.enrollment import enrollment_start
 from patients.models import Attendance, Enrollment, Patient, Specimen
-from vouchers import engine, services
+from vouchers import engine, recording
 from vouchers.models import CatalogItem, Protocol
 from vouchers.redemptions import catalog_item_create
 from vouchers.schedule import scheduled_days
@@ -468,7 +469,7 @@ class DemoLoader:
         start = today - timedelta(weeks=demo.weeks_ago)
         self.created["enrollments"] += 1
         with self.entered_at(self.moment(start, time(8, 0))):
-            enrollment = services.enrollment_start(
+            enrollment = enrollment_start(
                 patient=patient,
                 protocol=Protocol.objects.get(slug=demo.protocol, is_current=True),
                 start_date=start,
@@ -519,7 +520,7 @@ class DemoLoader:
                 what()
 
     def test_record(self, protocol, patient, demo, n: int, test, collected_at) -> None:
-        recorded = services.specimen_record(
+        recorded = recording.specimen_record(
             patient=patient,
             collected_at=collected_at,
             status=STATUS_OF.get(test.outcome, Specimen.Status.TESTED),
@@ -535,7 +536,7 @@ class DemoLoader:
         specimen = self.specimens[fix.n]
         if specimen.corrections.exists():
             return
-        services.specimen_correct(
+        recording.specimen_correct(
             specimen=specimen,
             changed_by=patient.primary_counselor,
             reason=fix.reason,
@@ -561,7 +562,7 @@ class DemoLoader:
 
     def group_record(self, patient, demo, week: int, day: date, missed: bool) -> None:
         """The evening group, the day after each week's start; about one in eight is missed."""
-        recorded = services.attendance_record(
+        recorded = recording.attendance_record(
             patient=patient,
             occurred_at=self.moment(day, GROUP_AT),
             session_kind=Attendance.SessionKind.GROUP,
