@@ -297,15 +297,14 @@ def attendance_record(
     try:
         with transaction.atomic():
             wallet_lock(patient=patient)
-            attendance = Attendance.objects.create(
+            attendance = clinical.attendance_create(
                 enrollment=enrollment,
                 occurred_at=occurred_at,
                 session_kind=session_kind,
                 status=status,
                 notes=notes,
                 recorded_by=recorded_by,
-                idempotency_key=idempotency_key or None,
-                key_clinic_id=patient.clinic_id if idempotency_key else None,
+                idempotency_key=idempotency_key,
             )
             settlement = enrollment_settle(enrollment=enrollment, actor=recorded_by)
             notices.award_notice_queue(

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from tests.conftest import at
-from tests.factories import PatientFactory
+from tests.factories import MembershipFactory, PatientFactory, UserFactory
 from vouchers import recording, redemptions
 from vouchers.models import CatalogItem, Redemption
 
@@ -202,3 +202,38 @@ def test_a_name_longer_than_100_characters_is_a_400(api, counselor, clinic, fiel
 
     assert response.status_code == 400
     assert list(response.json()) == [field]
+
+
+def test_a_primary_counselor_must_work_at_the_patients_clinic(
+    api, counselor, clinic, other_clinic, other_counselor
+):
+    # Staff of both clinics may pick either clinic's counselors, but not across them.
+    MembershipFactory(user=counselor, clinic=other_clinic, role="counselor")
+    body = {"clinic": clinic.id, "record_number": "R-1", "first_name": "R", "last_name": "L"}
+
+    response = api(counselor).post(
+        "/api/v1/patients/", {**body, "primary_counselor": other_counselor.id}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "primary_counselor": ["This counselor does not work at the patient's clinic."]
+    }
+    assert not clinic.patients.exists()
+
+
+def test_a_patient_cannot_move_to_a_clinic_where_their_counselor_does_not_work(
+    api, counselor, patient, other_clinic
+):
+    admin = UserFactory(username="both")
+    MembershipFactory(user=admin, clinic=patient.clinic, role="admin")
+    MembershipFactory(user=admin, clinic=other_clinic, role="admin")
+
+    response = api(admin).patch(
+        f"/api/v1/patients/{patient.id}/", {"clinic": other_clinic.id}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["primary_counselor"]
+    patient.refresh_from_db()
+    assert patient.clinic_id != other_clinic.id

@@ -149,16 +149,17 @@ def test_a_platform_operator_sees_both_clinics(client, two_clinics):
             assert client.get(change_page(model, pk)).status_code == 200, model
 
 
-def test_a_drop_down_offers_only_the_users_clinics(client, clinic, two_clinics, clinic_staff):
-    clinic_staff.user_permissions.add(
-        *Permission.objects.filter(codename__in=["add_enrollment", "add_patient"])
-    )
+def test_a_drop_down_offers_only_the_users_clinics(
+    client, clinic, counselor, other_counselor, two_clinics, clinic_staff
+):
+    # (Enrollments are not added in the admin: the patient's enrollment page starts them.)
+    clinic_staff.user_permissions.add(*Permission.objects.filter(codename="add_patient"))
     client.force_login(clinic_staff)
-    enrollment_form = client.get(reverse("admin:patients_enrollment_add")).context["adminform"]
-    patients = enrollment_form.form.fields["patient"].queryset
-    assert {p.clinic_id for p in patients} == {clinic.pk}
     patient_form = client.get(reverse("admin:patients_patient_add")).context["adminform"]
     assert list(patient_form.form.fields["clinic"].queryset) == [clinic]
+    counselors = patient_form.form.fields["primary_counselor"].queryset
+    assert counselor in counselors
+    assert other_counselor not in counselors
 
 
 def test_a_clinic_administrator_cannot_move_a_patient_to_another_clinic(
