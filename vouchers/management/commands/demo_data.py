@@ -38,7 +38,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cmtracker.models import Clinic, Membership, User
-from patients.enrollment import enrollment_start
+from patients.enrollment import enrollment_schedule_set, enrollment_start
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from vouchers import engine, recording
 from vouchers.models import CatalogItem, Protocol
@@ -457,8 +457,12 @@ class DemoLoader:
                 "reminder_evening_before",
             ]
         )
-        enrollment.session_weekdays = [(enrollment.start_date.weekday() + 1) % 7]
-        enrollment.save(update_fields=["session_weekdays"])
+        enrollment_schedule_set(
+            enrollment=enrollment,
+            test_weekdays=enrollment.weekdays,
+            session_weekdays=[(enrollment.start_date.weekday() + 1) % 7],
+            actor=None,
+        )
 
     def enrollment(self, patient: Patient, demo: DemoPatient, today: date) -> Enrollment:
         """Enrolled on its start day, today's weekday some weeks back, with test weekdays counted
@@ -474,8 +478,13 @@ class DemoLoader:
                 protocol=Protocol.objects.get(slug=demo.protocol, is_current=True),
                 start_date=start,
             )
-            enrollment.test_weekdays = sorted((today.weekday() + d) % 7 for d in demo.test_days)
-            enrollment.save(update_fields=["test_weekdays"])
+            enrollment = enrollment_schedule_set(
+                enrollment=enrollment,
+                test_weekdays=[(today.weekday() + d) % 7 for d in demo.test_days],
+                session_weekdays=[],
+                actor=None,
+                today=start,
+            )
         return enrollment
 
     def history(
