@@ -1,9 +1,16 @@
 """Protocol versions: a protocol is never edited under an enrolled patient; a change is a new
-version, and each enrollment keeps the version it enrolled under."""
+version, and each enrollment keeps the version it enrolled under. The Django admin asks
+`protocol_in_use` before it lets anyone change or delete a protocol or its phases."""
 
 from django.db import transaction
 
 from vouchers.models import Protocol, ProtocolPhase
+
+
+def protocol_in_use(protocol: Protocol | None) -> bool:
+    """Whether an enrollment (of any status) was made under `protocol`: then its amounts are a
+    promise, never edited."""
+    return protocol is not None and protocol.enrollments.exists()
 
 
 def protocol_new_version(*, protocol: Protocol) -> Protocol:
