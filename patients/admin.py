@@ -44,7 +44,9 @@ class PatientAdminForm(forms.ModelForm):
         if self.errors:
             return  # the fields' own errors first, as before
         try:
-            patient_validate(patient=self.instance)
+            patient_validate(
+                patient=self.instance, changed=self.changed_data if self.instance.pk else None
+            )
         except ValidationError as error:
             for field, messages in error.message_dict.items():
                 self.add_error(field if field in self.fields else None, messages)

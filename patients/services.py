@@ -6,6 +6,7 @@ vouchers recording services call the specimen and session writes inside their ow
 settle the ledger afterwards.
 """
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
@@ -49,21 +50,30 @@ PATIENT_FIELDS = (
 )
 
 
-def patient_validate(*, patient: Patient) -> None:
+def patient_validate(*, patient: Patient, changed: Iterable[str] | None = None) -> None:
     """The rules of a patient's record, checked on the unsaved values of `patient`; field errors
     name every broken one. The phone number is rewritten in E.164 as it is checked.
+    `changed`: the fields an update sets (None for a new patient). The phone number, the counselor
+    and the record number's characters are judged when they or the clinic change: a counselor who
+    has since left the clinic does not stop staff correcting a patient's name.
 
     1. The record has a clinic; its record number is printable and not another patient's there.
     2. The phone number is valid, read as dialled in the clinic's country unless it starts with
        + and a country code.
     3. The primary counselor works at the patient's clinic.
     """
+    changed = None if changed is None else set(changed)
+
+    def judged(field: str) -> bool:
+        return changed is None or bool({field, "clinic"} & changed)
+
     clinic: Clinic | None = patient.clinic if patient.clinic_id is not None else None
     if clinic is None:
         raise ValidationError({"clinic": _("This field is required.")})
     errors: dict[str, list[str]] = {}
     try:
-        validate_record_number(patient.record_number or "")
+        if judged("record_number"):
+            validate_record_number(patient.record_number or "")
     except ValidationError as error:
         errors["record_number"] = error.messages
     else:
@@ -72,12 +82,12 @@ def patient_validate(*, patient: Patient) -> None:
             taken = taken.exclude(pk=patient.pk)
         if taken.exists():
             errors["record_number"] = [_("Another patient of this clinic has this record number.")]
-    if patient.phone:
+    if patient.phone and judged("phone"):
         try:
             patient.phone = phone_e164(patient.phone, region=clinic.phone_region)
         except ValidationError as error:
             errors["phone"] = error.messages
-    counselor = patient.primary_counselor
+    counselor = patient.primary_counselor if judged("primary_counselor") else None
     if counselor is not None and clinic.id not in counselor.clinic_ids:
         errors["primary_counselor"] = [_("This counselor does not work at the patient's clinic.")]
     if errors:
@@ -109,7 +119,7 @@ def patient_update(*, patient: Patient, **changes) -> Patient:
     _patient_fields_check(changes)
     for name, value in changes.items():
         setattr(patient, name, value)
-    patient_validate(patient=patient)
+    patient_validate(patient=patient, changed=changes)
     patient.save()
     return patient
 

@@ -101,3 +101,15 @@ def test_an_update_is_logged_with_old_and_new_values(patient):
 def test_a_field_staff_do_not_set_is_a_programming_error(patient):
     with pytest.raises(TypeError):
         patient_update(patient=patient, created_at=None)
+
+
+def test_a_counselor_who_left_the_clinic_does_not_stop_a_change_of_name(patient, counselor):
+    counselor.memberships.all().delete()
+    patient.primary_counselor = type(counselor).objects.get(pk=counselor.pk)
+
+    patient_update(patient=patient, first_name="Renamed")
+
+    patient.refresh_from_db()
+    assert patient.first_name == "Renamed"
+    with pytest.raises(ValidationError):
+        patient_update(patient=patient, primary_counselor=patient.primary_counselor)
