@@ -1,5 +1,16 @@
+"""The clinical record in the Django admin.
+
+A patient's details are saved through patients.services (patient_create, patient_update), so the
+admin keeps the rules the API keeps. An enrollment is only shown here: starting one, its dates,
+status, schedule and missed-test start belong to its lifecycle (patients.enrollment), reached from
+the patient's enrollment page; specimens, sessions and their corrections are written by the
+recording services.
+"""
+
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import quote
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -11,14 +22,41 @@ from cmtracker.admin_audit import AuditedAdmin
 from cmtracker.admin_scope import ClinicScopedAdmin
 from cmtracker.models import AuditEvent, User
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, SpecimenResult
+from patients.services import PATIENT_FIELDS, patient_create, patient_update, patient_validate
 
 
 class EnrollmentInline(admin.TabularInline):
     model = Enrollment
     extra = 0
-    fields = ["protocol", "start_date", "end_date", "status"]
-    readonly_fields = ["protocol", "start_date"]
+    fields = ["protocol", "start_date", "end_date", "status", "misses_from"]
+    readonly_fields = fields
     show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PatientAdminForm(forms.ModelForm):
+    """The service's rules, checked when the form is, so a broken one is shown on its field."""
+
+    class Meta:
+        model = Patient
+        fields = PATIENT_FIELDS
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return  # the fields' own errors first, as before
+        try:
+            patient_validate(
+                patient=self.instance, changed=self.changed_data if self.instance.pk else None
+            )
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
 
 
 @admin.register(Patient)
@@ -31,6 +69,18 @@ class PatientAdmin(ClinicScopedAdmin, AuditedAdmin):
     list_select_related = ["clinic", "primary_counselor"]
     raw_id_fields = ["user", "primary_counselor"]
     inlines = [EnrollmentInline]
+    form = PatientAdminForm
+
+    def save_model(self, request, obj, form, change):
+        data = {
+            name: form.cleaned_data[name] for name in PATIENT_FIELDS if name in form.cleaned_data
+        }
+        if change:
+            patient_update(patient=obj, **{name: data[name] for name in form.changed_data})
+            return
+        saved = patient_create(**data)
+        # The admin goes on with its own instance (its inlines and its log entry are bound to it).
+        obj.pk, obj.created_at, obj._state = saved.pk, saved.created_at, saved._state
 
     def get_deleted_objects(self, objs, request):
         """A patient's audit events keep them (the database's foreign key says so too), but they
@@ -52,16 +102,20 @@ class PatientAdmin(ClinicScopedAdmin, AuditedAdmin):
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(ClinicScopedAdmin, AuditedAdmin):
+    """Shown, never edited: an enrollment is started, rescheduled, paused, resumed and ended on
+    the patient's enrollment page (patients.enrollment), whose rules decide which test days can
+    be marked missed; a form edit here would skip them (a past start, a cleared end date)."""
+
     clinic_path = "patient__clinic"
     list_display = ["patient", "protocol", "start_date", "status"]
     list_filter = ["status", "protocol"]
     list_select_related = ["patient", "protocol"]
-    raw_id_fields = ["patient"]
 
-    def get_readonly_fields(self, request, obj=None):
-        # The protocol and start date decide every award; once set they change only through an
-        # explicit staff action, never a form edit.
-        return ["protocol", "start_date"] if obj else []
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class ResultInline(admin.TabularInline):

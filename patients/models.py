@@ -7,7 +7,6 @@ the outcome of a specimen is decided by the vouchers app's engine, which knows t
 from datetime import date, time, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -19,7 +18,6 @@ from cmtracker.inputs import (
     validate_record_number,
 )
 from cmtracker.models import Clinic, key_clinic_field, key_constraints, validate_weekdays
-from cmtracker.phones import phone_e164
 
 
 class Substance(models.TextChoices):
@@ -121,16 +119,6 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name} ({self.record_number})"
-
-    def clean(self):
-        # Every form for a patient (the admin's included) stores the number in E.164, read in the
-        # clinic's country; without a valid clinic the form already says so.
-        super().clean()
-        if self.phone and self.clinic_id is not None:
-            try:
-                self.phone = phone_e164(self.phone, region=self.clinic.phone_region)
-            except ValidationError as error:
-                raise ValidationError({"phone": error}) from None
 
     @property
     def full_name(self) -> str:

@@ -1,6 +1,12 @@
-"""Writes to the clinical record. Rewards are not decided here: the vouchers services call these
-inside their own transaction and settle the ledger afterwards."""
+"""Writes to the clinical record: patients, specimens, therapy sessions and their corrections.
 
+A patient's details are written by `patient_create` and `patient_update` alone, whoever asks (the
+API, the Django admin), so their rules live in one place. Rewards are not decided here: the
+vouchers recording services call the specimen and session writes inside their own transaction and
+settle the ledger afterwards.
+"""
+
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
@@ -8,6 +14,9 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from cmtracker import audit
+from cmtracker.inputs import validate_record_number
+from cmtracker.models import Clinic
+from cmtracker.phones import phone_e164
 from patients.models import (
     Attendance,
     Correction,
@@ -19,6 +28,106 @@ from patients.models import (
 )
 
 RESULT_VALUES = set(SpecimenResult.Result.values)
+
+# What staff may set on a patient's record, in the model's order. (The patient sets their own
+# reminder choices on their settings page; a STOP reply sets sms_opted_out_at.)
+PATIENT_FIELDS = (
+    "clinic",
+    "user",
+    "record_number",
+    "first_name",
+    "last_name",
+    "primary_counselor",
+    "phone",
+    "email",
+    "preferred_language",
+    "reminder_consent_sms",
+    "reminder_consent_email",
+    "reminder_time",
+    "reminder_evening_before",
+    "message_style",
+    "sms_opted_out_at",
+)
+
+
+def patient_validate(*, patient: Patient, changed: Iterable[str] | None = None) -> None:
+    """The rules of a patient's record, checked on the unsaved values of `patient`; field errors
+    name every broken one. The phone number is rewritten in E.164 as it is checked.
+    `changed`: the fields an update sets (None for a new patient). The phone number, the counselor
+    and the record number's characters are judged when they or the clinic change: a counselor who
+    has since left the clinic does not stop staff correcting a patient's name.
+
+    1. The record has a clinic; its record number is printable and not another patient's there.
+    2. The phone number is valid, read as dialled in the clinic's country unless it starts with
+       + and a country code.
+    3. The primary counselor works at the patient's clinic.
+    """
+    changed = None if changed is None else set(changed)
+
+    def judged(field: str) -> bool:
+        return changed is None or bool({field, "clinic"} & changed)
+
+    clinic: Clinic | None = patient.clinic if patient.clinic_id is not None else None
+    if clinic is None:
+        raise ValidationError({"clinic": _("This field is required.")})
+    errors: dict[str, list[str]] = {}
+    try:
+        if judged("record_number"):
+            validate_record_number(patient.record_number or "")
+    except ValidationError as error:
+        errors["record_number"] = error.messages
+    else:
+        taken = Patient.objects.filter(clinic=clinic, record_number=patient.record_number)
+        if patient.pk is not None:
+            taken = taken.exclude(pk=patient.pk)
+        if taken.exists():
+            errors["record_number"] = [_("Another patient of this clinic has this record number.")]
+    if patient.phone and judged("phone"):
+        try:
+            patient.phone = phone_e164(patient.phone, region=clinic.phone_region)
+        except ValidationError as error:
+            errors["phone"] = error.messages
+    counselor = patient.primary_counselor if judged("primary_counselor") else None
+    if counselor is not None and clinic.id not in counselor.clinic_ids:
+        errors["primary_counselor"] = [_("This counselor does not work at the patient's clinic.")]
+    if errors:
+        raise ValidationError(errors)
+
+
+def patient_create(
+    *, clinic: Clinic, record_number: str, first_name: str, last_name: str, **details
+) -> Patient:
+    """Add a patient to `clinic`. `details`: any other of PATIENT_FIELDS. The save is in the
+    audit log (the audit's save signal, as for every registered model)."""
+    _patient_fields_check(details)
+    patient = Patient(
+        clinic=clinic,
+        record_number=record_number,
+        first_name=first_name,
+        last_name=last_name,
+        **details,
+    )
+    patient_validate(patient=patient)
+    patient.save(force_insert=True)
+    return patient
+
+
+def patient_update(*, patient: Patient, **changes) -> Patient:
+    """Change a patient's record: `changes` are any of PATIENT_FIELDS. The rules are checked on
+    the record as it will be (a new clinic and the old counselor must still agree); the audit
+    log keeps the old and new values of what changed."""
+    _patient_fields_check(changes)
+    for name, value in changes.items():
+        setattr(patient, name, value)
+    patient_validate(patient=patient, changed=changes)
+    patient.save()
+    return patient
+
+
+def _patient_fields_check(fields: dict) -> None:
+    unknown = set(fields) - set(PATIENT_FIELDS)
+    if unknown:
+        raise TypeError(f"Not a patient field staff may set: {', '.join(sorted(unknown))}")
 
 
 def results_validate(results: dict) -> dict[str, str]:
@@ -219,6 +328,30 @@ def specimen_change(
         reason=reason,
         before=before,
         after=specimen_snapshot(specimen),
+    )
+
+
+def attendance_create(
+    *,
+    enrollment: Enrollment,
+    occurred_at: datetime,
+    session_kind: str,
+    status: str,
+    notes: str,
+    recorded_by,
+    idempotency_key: str | None,
+) -> Attendance:
+    """Write a therapy session. `idempotency_key` is a client's key, unique at the patient's
+    clinic."""
+    return Attendance.objects.create(
+        enrollment=enrollment,
+        occurred_at=occurred_at,
+        session_kind=session_kind,
+        status=status,
+        notes=notes,
+        recorded_by=recorded_by,
+        idempotency_key=idempotency_key or None,
+        key_clinic_id=enrollment.patient.clinic_id if idempotency_key else None,
     )
 
 

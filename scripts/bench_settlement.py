@@ -50,7 +50,7 @@ def main() -> None:
 def measure(size: int) -> tuple[int, float, float]:
     from cmtracker.models import Clinic
     from patients.models import Enrollment, Patient
-    from vouchers import services
+    from vouchers import protocols, recording
     from vouchers.models import Protocol
     from vouchers.selectors import wallet_get
 
@@ -60,7 +60,7 @@ def measure(size: int) -> tuple[int, float, float]:
     )
     # An open-ended protocol so every result in the long histories still earns.
     protocol = Protocol.objects.get(slug="silverman-1996", is_current=True)
-    protocol = services.protocol_new_version(protocol=protocol)
+    protocol = protocols.protocol_new_version(protocol=protocol)
     protocol.phases.update(last_week=None)
     start = date(2015, 1, 5)
     enrollment = Enrollment.objects.create(patient=patient, protocol=protocol, start_date=start)
@@ -69,13 +69,13 @@ def measure(size: int) -> tuple[int, float, float]:
         return datetime.combine(start + timedelta(days=n), clock(10), tzinfo=clinic.tz)
 
     for n in range(size):
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient, collected_at=moment(n), results={"cocaine": "negative"}
         )
     record_times, read_times = [], []
     for n in range(size, size + REPEATS):
         began = time.perf_counter()
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient, collected_at=moment(n), results={"cocaine": "negative"}
         )
         record_times.append(time.perf_counter() - began)

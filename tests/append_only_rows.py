@@ -6,7 +6,7 @@ from patients.models import Correction
 from rewards import catalog
 from rewards.models import CatalogItem, StockMovement
 from tests.conftest import at
-from vouchers import services
+from vouchers import recording
 from vouchers.models import LedgerEntry, Wallet
 
 
@@ -14,13 +14,13 @@ def append_only_rows(enrollment, counselor) -> dict:
     """A negative result (a ledger entry and a wallet), corrected (a correction), and a stock
     receipt (a stock movement). Keyed by model."""
     patient = enrollment.patient
-    recorded = services.specimen_record(
+    recorded = recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, date(2026, 1, 5)),
         results={"cocaine": "negative"},
         recorded_by=counselor,
     )
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=recorded.specimen,
         changed_by=counselor,
         reason="The lab sent a corrected report.",

@@ -31,7 +31,7 @@ from rewards.models import CatalogItem, PrizeDraw
 from tests.api.test_permission_matrix import MATRIX as API_MATRIX
 from tests.conftest import at
 from tests.factories import UserFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.models import LabImport
 
 PERSONAS = [
@@ -136,10 +136,10 @@ def context(clinic, counselor, clinic_admin, patient, enrollment):
 
 def _records(clinic, counselor, patient, enrollment, n):
     day = date(2026, 1, 5) + timedelta(days=2 * n)  # each set on days of its own
-    negative = services.specimen_record(
+    negative = recording.specimen_record(
         patient=patient, collected_at=at(clinic, day), results={"cocaine": "negative"}
     ).specimen
-    missed = services.specimen_record(
+    missed = recording.specimen_record(
         patient=patient,
         collected_at=at(clinic, day + timedelta(days=1)),
         status="missed",

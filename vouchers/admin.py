@@ -12,7 +12,7 @@ from vouchers.models import (
     ProtocolPhase,
     Wallet,
 )
-from vouchers.services import protocol_new_version
+from vouchers.protocols import protocol_in_use, protocol_new_version
 
 # A protocol's amounts are typed as cents: in the digits 0-9 only, as everywhere money is typed.
 ASCII_NUMBERS = {
@@ -21,17 +21,13 @@ ASCII_NUMBERS = {
 }
 
 
-def _in_use(protocol: Protocol | None) -> bool:
-    return protocol is not None and protocol.enrollments.exists()
-
-
 class PhaseInline(admin.TabularInline):
     model = ProtocolPhase
     extra = 0
     formfield_overrides = ASCII_NUMBERS
 
     def has_change_permission(self, request, obj=None):
-        return not _in_use(obj)
+        return not protocol_in_use(obj)
 
     has_add_permission = has_change_permission
     has_delete_permission = has_change_permission
@@ -45,10 +41,12 @@ class ProtocolPhaseAdmin(ClinicScopedAdmin, admin.ModelAdmin):
     list_select_related = ["protocol"]
 
     def has_change_permission(self, request, obj=None):
-        return not _in_use(obj and obj.protocol) and super().has_change_permission(request, obj)
+        in_use = protocol_in_use(obj and obj.protocol)
+        return not in_use and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return not _in_use(obj and obj.protocol) and super().has_delete_permission(request, obj)
+        in_use = protocol_in_use(obj and obj.protocol)
+        return not in_use and super().has_delete_permission(request, obj)
 
 
 @admin.register(Protocol)
@@ -64,10 +62,10 @@ class ProtocolAdmin(ClinicScopedAdmin, admin.ModelAdmin):
     actions = ["make_new_version"]
 
     def has_change_permission(self, request, obj=None):
-        return not _in_use(obj) and super().has_change_permission(request, obj)
+        return not protocol_in_use(obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return not _in_use(obj) and super().has_delete_permission(request, obj)
+        return not protocol_in_use(obj) and super().has_delete_permission(request, obj)
 
     @admin.action(description="Make a new version (new enrollments take it)")
     def make_new_version(self, request, queryset):

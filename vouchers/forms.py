@@ -1,4 +1,4 @@
-"""Forms for what counselors record. They check shape only; the rules live in vouchers.services,
+"""Forms for what counselors record. They check shape only; the rules live in vouchers.recording,
 whose ValidationErrors `errors_onto_form` puts back onto the form's fields."""
 
 import uuid

@@ -20,10 +20,11 @@ from cmtracker.models import Membership
 from messaging.notifications import notifications_queue_many
 from patients import services as clinical
 from patients.models import Enrollment, Specimen
-from vouchers import notices, services
+from vouchers import notices, recording
 from vouchers.models import Wallet
 from vouchers.rounds import ClinicClock, ProtocolRules, clinic_clocks, enrollments_chunked
 from vouchers.schedule import scheduled_days_between
+from vouchers.settlement import enrollment_settle
 
 # How far back a scheduled test with no result is still marked missed (a beat that was down).
 MISSED_LOOKBACK_DAYS = 7
@@ -161,7 +162,7 @@ def _missed_write(misses: list, clock: ClinicClock) -> list[tuple[Enrollment, da
             )
             marked.append((enrollment, day))
         for enrollment in {e.pk: e for e, _day in marked}.values():
-            services.enrollment_settle(enrollment=enrollment)
+            enrollment_settle(enrollment=enrollment)
     return marked
 
 
@@ -182,7 +183,7 @@ def _digests_queue(clock: ClinicClock, missed_by_day: dict[date, list], now: dat
             notifications_queue_many(rows, now=now)
 
 
-def missed_test_excuse(*, specimen: Specimen, reason: str, actor) -> services.Recorded:
+def missed_test_excuse(*, specimen: Specimen, reason: str, actor) -> recording.Recorded:
     """Staff excuse a missed test, with a reason: it then neither earns nor resets, so settling
     again restores the streak and whatever the later tests earned on it."""
     reason = (reason or "").strip()
@@ -192,7 +193,7 @@ def missed_test_excuse(*, specimen: Specimen, reason: str, actor) -> services.Re
         raise ValidationError(
             {"reason": _("Only a missed test can be excused; correct other results instead.")}
         )
-    return services.specimen_correct(
+    return recording.specimen_correct(
         specimen=specimen,
         changed_by=actor,
         reason=reason,

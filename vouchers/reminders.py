@@ -22,9 +22,10 @@ from cmtracker.models import Clinic
 from messaging.models import Notification
 from messaging.notifications import notifications_queue_many, quiet_hours_end_after
 from patients.models import Attendance, Enrollment, Patient, Specimen
-from vouchers import engine, ledger, notices, services
+from vouchers import engine, ledger, notices
 from vouchers.rounds import ClinicClock, ProtocolRules, clinic_clocks, enrollments_chunked
 from vouchers.schedule import is_test_day
+from vouchers.settlement import enrollment_events
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def _promises(dues: list[_Due], rules: ProtocolRules) -> dict[tuple[int, date], 
     for due in dues:
         enrollment, clock = due.enrollment, due.clock
         protocol = rules[enrollment.protocol_id]
-        events = services.enrollment_events(enrollment)
+        events = enrollment_events(enrollment)
         days = [clock.today] if due.test_today else []
         days += [clock.tomorrow] if due.test_tomorrow else []
         for day in days:

@@ -10,7 +10,7 @@ from vouchers import engine, extensions
 from vouchers.ledger import earned_cents, earned_elsewhere_by_year
 from vouchers.models import LedgerEntry, Wallet
 from vouchers.schedule import next_negative_award
-from vouchers.services import enrollment_events
+from vouchers.settlement import enrollment_events
 
 
 def wallet_get(*, patient: Patient) -> Wallet:

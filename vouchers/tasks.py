@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from patients.models import Enrollment
-from vouchers import missed, reminders, services
+from vouchers import missed, reminders, settlement
 
 # Registered with Celery here: autodiscovery imports only this module of the app.
 from vouchers.labs.tasks import lab_import_run, lab_imports_sweep  # noqa: F401
@@ -25,7 +25,7 @@ def ledger_verify() -> int:
 @shared_task
 def enrollment_settle(enrollment_id: int) -> None:
     """Re-settle one enrollment (after a bulk change, or a protocol move), by id."""
-    services.enrollment_settle(enrollment=Enrollment.objects.get(pk=enrollment_id))
+    settlement.enrollment_settle(enrollment=Enrollment.objects.get(pk=enrollment_id))
 
 
 # The two beat tasks: each run reads the clock once and leaves the rules to the services. Running

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import api_token, at
 from tests.factories import UserFactory
-from vouchers import services
+from vouchers import recording
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +48,7 @@ def personas(patient_user, other_patient, counselor, other_counselor, clinic_adm
 @pytest.fixture
 def negative(enrollment, clinic, counselor):
     """A negative test recorded on the first day of the Higgins enrollment."""
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=enrollment.patient,
         collected_at=at(clinic, date(2026, 1, 5)),
         results={"cocaine": "negative"},

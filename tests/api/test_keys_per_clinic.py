@@ -11,7 +11,7 @@ from patients.models import Correction, Specimen
 from rewards.models import CatalogItem, Redemption
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.missed import missed_tests_mark
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +64,7 @@ def test_a_key_shaped_like_a_missed_mark_leaves_the_other_clinics_mark_alone(
     api, clinic, counselor, other_counselor, enrollment, theirs
 ):
     for day in (date(2026, 1, 12), date(2026, 1, 14)):
-        services.specimen_record(
+        recording.specimen_record(
             patient=enrollment.patient,
             collected_at=at(clinic, day),
             results={"cocaine": "negative"},
@@ -121,7 +121,7 @@ def test_a_redemption_key_used_at_another_clinic_answers_201(
     api, clinic, other_clinic, counselor, other_counselor, enrollment, theirs
 ):
     for patient in (enrollment.patient, theirs):
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient,
             collected_at=at(patient.clinic, date(2026, 1, 5)),
             results={"cocaine": "negative"},

@@ -5,8 +5,8 @@ import pytest
 from rewards import redemptions
 from rewards.models import CatalogItem, Redemption
 from tests.conftest import at
-from tests.factories import PatientFactory
-from vouchers import services
+from tests.factories import MembershipFactory, PatientFactory, UserFactory
+from vouchers import recording
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +126,7 @@ def test_the_balance_shows_what_open_redemptions_hold(api, counselor, patient, c
 
 def test_the_ledger_lists_every_entry_paginated(api, counselor, patient, enrollment, clinic):
     for day in (5, 7, 9):
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient,
             collected_at=at(clinic, date(2026, 1, day)),
             results={"cocaine": "negative"},
@@ -203,3 +203,38 @@ def test_a_name_longer_than_100_characters_is_a_400(api, counselor, clinic, fiel
 
     assert response.status_code == 400
     assert list(response.json()) == [field]
+
+
+def test_a_primary_counselor_must_work_at_the_patients_clinic(
+    api, counselor, clinic, other_clinic, other_counselor
+):
+    # Staff of both clinics may pick either clinic's counselors, but not across them.
+    MembershipFactory(user=counselor, clinic=other_clinic, role="counselor")
+    body = {"clinic": clinic.id, "record_number": "R-1", "first_name": "R", "last_name": "L"}
+
+    response = api(counselor).post(
+        "/api/v1/patients/", {**body, "primary_counselor": other_counselor.id}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "primary_counselor": ["This counselor does not work at the patient's clinic."]
+    }
+    assert not clinic.patients.exists()
+
+
+def test_a_patient_cannot_move_to_a_clinic_where_their_counselor_does_not_work(
+    api, counselor, patient, other_clinic
+):
+    admin = UserFactory(username="both")
+    MembershipFactory(user=admin, clinic=patient.clinic, role="admin")
+    MembershipFactory(user=admin, clinic=other_clinic, role="admin")
+
+    response = api(admin).patch(
+        f"/api/v1/patients/{patient.id}/", {"clinic": other_clinic.id}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["primary_counselor"]
+    patient.refresh_from_db()
+    assert patient.clinic_id != other_clinic.id

@@ -17,7 +17,7 @@ import pytest
 from rewards import redemptions
 from rewards.models import CatalogItem
 from tests.conftest import at
-from vouchers import services
+from vouchers import recording
 from vouchers.models import LabImport
 
 PERSONAS = [
@@ -160,7 +160,7 @@ def test_each_persona_gets_the_answer_it_should(
     expected,
 ):
     ctx = {"patient": patient, "clinic": clinic, "item": item}
-    session = services.attendance_record(
+    session = recording.attendance_record(
         patient=patient, occurred_at=at(clinic, date(2026, 1, 6)), session_kind="group"
     ).attendance
     url = path.format(

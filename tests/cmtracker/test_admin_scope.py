@@ -17,7 +17,7 @@ from rewards.models import PrizeDraw
 from rewards.redemptions import redemption_request
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory, UserFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.models import LabImport
 
 
@@ -29,26 +29,26 @@ def a_clinics_records(clinic, counselor, label):
     enrollment = EnrollmentFactory(
         patient=patient, protocol=protocol("higgins-1994"), start_date=date(2026, 1, 5)
     )
-    recorded = services.specimen_record(
+    recorded = recording.specimen_record(
         patient=patient,
         collected_at=at(clinic, date(2026, 1, 5)),
         results={"cocaine": "negative"},
         recorded_by=counselor,
     )
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=recorded.specimen,
         changed_by=counselor,
         reason="typo",
         results={"cocaine": "negative"},
         notes="corrected",
     )
-    session = services.attendance_record(
+    session = recording.attendance_record(
         patient=patient,
         occurred_at=at(clinic, date(2026, 1, 6)),
         session_kind="individual",
         recorded_by=counselor,
     )
-    services.attendance_correct(
+    recording.attendance_correct(
         attendance=session.attendance, changed_by=counselor, reason="typo", notes="late"
     )
     item = catalog_item_create(
@@ -152,16 +152,17 @@ def test_a_platform_operator_sees_both_clinics(client, two_clinics):
             assert client.get(change_page(model, pk)).status_code == 200, model
 
 
-def test_a_drop_down_offers_only_the_users_clinics(client, clinic, two_clinics, clinic_staff):
-    clinic_staff.user_permissions.add(
-        *Permission.objects.filter(codename__in=["add_enrollment", "add_patient"])
-    )
+def test_a_drop_down_offers_only_the_users_clinics(
+    client, clinic, counselor, other_counselor, two_clinics, clinic_staff
+):
+    # (Enrollments are not added in the admin: the patient's enrollment page starts them.)
+    clinic_staff.user_permissions.add(*Permission.objects.filter(codename="add_patient"))
     client.force_login(clinic_staff)
-    enrollment_form = client.get(reverse("admin:patients_enrollment_add")).context["adminform"]
-    patients = enrollment_form.form.fields["patient"].queryset
-    assert {p.clinic_id for p in patients} == {clinic.pk}
     patient_form = client.get(reverse("admin:patients_patient_add")).context["adminform"]
     assert list(patient_form.form.fields["clinic"].queryset) == [clinic]
+    counselors = patient_form.form.fields["primary_counselor"].queryset
+    assert counselor in counselors
+    assert other_counselor not in counselors
 
 
 def test_a_clinic_administrator_cannot_move_a_patient_to_another_clinic(

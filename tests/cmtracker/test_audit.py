@@ -21,7 +21,7 @@ from tests.api.conftest import client_for
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
 from tests.vouchers.test_views_patient import correction_data
-from vouchers import services
+from vouchers import adjustments, recording
 from vouchers.models import LedgerEntry
 
 MON, WED = date(2026, 1, 5), date(2026, 1, 7)
@@ -32,7 +32,7 @@ def events(**filters):
 
 
 def record(patient, day, results=None, by=None):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, day),
         results=results or {"cocaine": "negative"},
@@ -100,7 +100,7 @@ def test_the_today_board_logs_a_read_of_each_patient_it_lists(
 def test_the_redemption_queue_logs_a_read_of_each_patient_it_lists(
     client, counselor, clinic_admin, patient, enrollment
 ):
-    services.ledger_adjust(patient=patient, amount_cents=1000, reason="seed", actor=clinic_admin)
+    adjustments.ledger_adjust(patient=patient, amount_cents=1000, reason="seed", actor=clinic_admin)
     item = catalog_item_create(
         clinic=patient.clinic, name="Bus pass", price_cents=500, stock=3, actor=clinic_admin
     )
@@ -343,7 +343,7 @@ def test_the_log_keeps_at_most_4000_characters_of_a_value_saying_how_long_it_was
     Specimen.objects.filter(pk=specimen.pk).update(notes="x" * 2_000_000)
     specimen.refresh_from_db()
 
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=specimen, changed_by=counselor, reason="Note pasted by mistake", notes="Cup 2"
     )
 

@@ -24,7 +24,7 @@ from tests.api.conftest import client_for
 from tests.api.test_permission_matrix import MATRIX as API_MATRIX
 from tests.conftest import at
 from tests.test_permission_matrix import PAGES, _records
-from vouchers import services
+from vouchers import adjustments, recording
 from vouchers.models import LabImport
 
 
@@ -50,7 +50,7 @@ def records(named, clinic, counselor, clinic_admin, patient, enrollment):
     # The other patient has a request in the queue too, so lists show two patients.
     other = named[1]
     other.enrollments.create(protocol=enrollment.protocol, start_date=enrollment.start_date)
-    services.ledger_adjust(patient=other, amount_cents=500, reason="seed", actor=clinic_admin)
+    adjustments.ledger_adjust(patient=other, amount_cents=500, reason="seed", actor=clinic_admin)
     item = CatalogItem.objects.get(pk=records["item"])
     records["other_requested"] = redemptions.redemption_request(
         patient=other, items=[(item, 1)], requested_by=counselor
@@ -61,7 +61,7 @@ def records(named, clinic, counselor, clinic_admin, patient, enrollment):
     redemptions.redemption_approve(redemption=approved, actor=counselor)
     redemptions.redemption_handover(redemption=approved, actor=counselor)  # on the stock ledger
     records["approved"] = approved.pk
-    records["attendance"] = services.attendance_record(
+    records["attendance"] = recording.attendance_record(
         patient=patient, occurred_at=at(clinic, date(2026, 1, 20)), session_kind="group"
     ).attendance.pk
     records["protocol"] = enrollment.protocol_id

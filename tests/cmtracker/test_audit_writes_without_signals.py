@@ -12,7 +12,7 @@ from rewards import catalog, redemptions
 from rewards.models import CatalogItem
 from tests.conftest import at
 from tests.factories import EnrollmentFactory
-from vouchers import services
+from vouchers import adjustments, recording
 
 MON = date(2026, 1, 5)
 
@@ -24,7 +24,7 @@ def events(**filters):
 def test_a_correction_logs_the_deletion_of_each_result_it_replaces(
     client, counselor, patient, enrollment
 ):
-    specimen = services.specimen_record(
+    specimen = recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, MON),
         results={"cocaine": "negative", "opiates": "negative"},
@@ -32,7 +32,7 @@ def test_a_correction_logs_the_deletion_of_each_result_it_replaces(
     ).specimen
     old = {r.pk: r.substance for r in specimen.results.all()}
 
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=specimen,
         changed_by=counselor,
         reason="The lab re-read the sample",
@@ -52,7 +52,7 @@ def test_stock_moved_by_an_update_is_logged_with_the_old_and_new_count(
     item = catalog.catalog_item_create(
         clinic=patient.clinic, name="Bus pass", price_cents=100, stock=3, actor=clinic_admin
     )
-    services.ledger_adjust(patient=patient, amount_cents=1000, reason="seed", actor=clinic_admin)
+    adjustments.ledger_adjust(patient=patient, amount_cents=1000, reason="seed", actor=clinic_admin)
 
     catalog.stock_receive(item=item, quantity=5, actor=clinic_admin)
     request = redemptions.redemption_request(

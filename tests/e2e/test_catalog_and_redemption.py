@@ -6,7 +6,7 @@ from rewards.catalog import catalog_item_create
 from rewards.models import CatalogItem
 from tests.e2e.conftest import DESKTOP, PHONE, axe_serious_violations, screenshot, sign_in
 from tests.factories import UserFactory
-from vouchers import services
+from vouchers import adjustments
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -47,7 +47,7 @@ def shop(clinic, clinic_admin, counselor, patient):
     patient.user = UserFactory(username="pat")
     patient.preferred_language = "en"
     patient.save()
-    services.ledger_adjust(
+    adjustments.ledger_adjust(
         patient=patient, amount_cents=2000, reason="opening balance", actor=clinic_admin
     )
     catalog_item_create(

@@ -13,7 +13,7 @@ from django.utils import timezone
 from tests.conftest import at
 from tests.e2e.conftest import PHONE, axe_serious_violations, screenshot, sign_in
 from tests.factories import EnrollmentFactory, PatientFactory, UserFactory
-from vouchers import services
+from vouchers import recording
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -37,7 +37,7 @@ def front_desk(clinic, counselor, higgins):
         EnrollmentFactory(
             patient=patient, protocol=higgins, start_date=start, test_weekdays=list(range(7))
         )
-    services.specimen_record(
+    recording.specimen_record(
         patient=rosa, collected_at=at(clinic, start), results={"cocaine": "negative"}
     )
     return maria, rosa
@@ -99,7 +99,7 @@ def test_a_patient_sees_the_same_balance_and_promise_on_a_phone_in_spanish(
     phone, front_desk, counselor
 ):
     maria, _ = front_desk
-    services.specimen_record(
+    recording.specimen_record(
         patient=maria, collected_at=timezone.now(), results={"cocaine": "negative"}
     )
     sign_in(phone, "maria")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from tests.conftest import at
 from tests.e2e.conftest import DESKTOP, PHONE, sign_in
 from tests.factories import EnrollmentFactory, PatientFactory, UserFactory
-from vouchers import services
+from vouchers import recording
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -80,7 +80,7 @@ def clinic_day(clinic, counselor, clinic_admin, higgins):
         EnrollmentFactory(
             patient=patient, protocol=higgins, start_date=start, test_weekdays=list(range(7))
         )
-    services.specimen_record(
+    recording.specimen_record(
         patient=rosa, collected_at=at(clinic, start), results={"cocaine": "negative"}
     )
     return maria, rosa

@@ -44,7 +44,7 @@ from schemathesis.checks import (
 from cmtracker.models import ApiToken
 from cmtracker.wsgi import application
 from tests.conftest import api_token, at
-from vouchers import services
+from vouchers import recording
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 # The suite's small run is the same every time; `make fuzz` (FUZZ_EXAMPLES set) explores.
@@ -117,7 +117,7 @@ def persona(request, clinic, counselor, clinic_admin, patient_user, enrollment, 
     name = request.node.callspec.params["persona_name"]
     # The token endpoint's throttle counts in the cache; each test starts with none used.
     cache.clear()
-    negative = services.specimen_record(
+    negative = recording.specimen_record(
         patient=enrollment.patient,
         collected_at=at(clinic, date(2026, 1, 5)),
         results={"cocaine": "negative"},

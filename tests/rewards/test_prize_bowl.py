@@ -11,7 +11,7 @@ import pytest
 from rewards import prizes
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, preset_protocol
-from vouchers import services
+from vouchers import recording
 
 STANDARD_BOWL = [
     {"name": "good job", "slips": 250, "value_cents": 0},
@@ -102,7 +102,7 @@ def test_a_real_draw_uses_the_operating_systems_csprng(monkeypatch, patient, cou
     enrollment = EnrollmentFactory(
         patient=patient, protocol=preset_protocol("va-prize"), start_date=date(2026, 1, 5)
     )
-    services.specimen_record(
+    recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, enrollment.start_date),
         results=dict.fromkeys(["cocaine", "amphetamine", "methamphetamine"], "negative"),

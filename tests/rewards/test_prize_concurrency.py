@@ -14,7 +14,7 @@ from rewards.models import PrizeDraw, StockMovement
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
 from tests.vouchers.test_concurrency import THREADS, concurrently, errors_in
-from vouchers import services
+from vouchers import recording
 from vouchers.models import Wallet
 from vouchers.selectors import ledger_verify
 
@@ -37,7 +37,7 @@ def with_draws(patient, counselor, wanted: int) -> Wallet:
     enrollment = EnrollmentFactory(patient=patient, protocol=preset_protocol("va-prize"))
     day = enrollment.start_date
     while (Wallet.objects.filter(patient=patient).first() or Wallet()).draws_available < wanted:
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient,
             collected_at=at(patient.clinic, day),
             results=NEGATIVE,

@@ -15,9 +15,10 @@ from rewards import catalog, prizes, selectors
 from rewards.models import PrizeDraw, StockMovement
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
-from vouchers import services
+from vouchers import protocols, recording
 from vouchers.models import LedgerEntry, Wallet
 from vouchers.selectors import ledger_verify
+from vouchers.settlement import enrollment_settle
 
 MONDAY = date(2026, 1, 5)
 NEGATIVE = dict.fromkeys(["cocaine", "amphetamine", "methamphetamine"], "negative")
@@ -45,7 +46,7 @@ def fishbowl(patient):
 
 
 def negative(patient, counselor, day, results=NEGATIVE):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, day),
         results=results,
@@ -106,7 +107,7 @@ def test_a_negative_earns_draws_and_running_them_uses_them_all(fishbowl, patient
     assert {(e.draws, e.amount_cents, e.enrollment_id) for e in drawn} == {(-1, 0, fishbowl.id)}
     assert ledger_verify() == []
     # Draws made are not earnings: settling again changes nothing.
-    assert services.enrollment_settle(enrollment=fishbowl).posted == []
+    assert enrollment_settle(enrollment=fishbowl).posted == []
 
 
 def test_each_draw_is_stored_with_the_tier_drawn(fishbowl, patient, counselor):
@@ -222,7 +223,7 @@ def test_a_correction_that_takes_away_draws_already_made_leaves_them_for_review(
     thursday = negative(patient, counselor, MONDAY + timedelta(days=3)).specimen
     draws = prizes.draws_run(patient=patient, drawn_by=counselor, rng=Slips(SMALL, LARGE, JUMBO))
 
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=thursday, changed_by=counselor, reason="lab re-read", results=POSITIVE
     )
 
@@ -238,7 +239,7 @@ def test_a_correction_that_takes_away_draws_already_made_leaves_them_for_review(
 
 
 def capped_fishbowl(patient, **caps):
-    protocol = services.protocol_new_version(protocol=preset_protocol("va-prize"))
+    protocol = protocols.protocol_new_version(protocol=preset_protocol("va-prize"))
     for field, value in caps.items():
         setattr(protocol, field, value)
     protocol.save()

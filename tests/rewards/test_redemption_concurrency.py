@@ -17,7 +17,7 @@ from rewards.catalog import catalog_item_create
 from rewards.models import CatalogItem, Redemption, StockMovement
 from rewards.redemptions import redemption_request
 from tests.factories import PatientFactory
-from vouchers import selectors, services
+from vouchers import adjustments, selectors
 from vouchers.models import LedgerEntry, Wallet
 
 pytestmark = [
@@ -75,7 +75,7 @@ def assert_ledgers_agree(patient, item=None):
 @pytest.fixture
 def credit(counselor):
     def give(patient, cents):
-        services.ledger_adjust(
+        adjustments.ledger_adjust(
             patient=patient, amount_cents=cents, reason="test credit", actor=counselor
         )
 

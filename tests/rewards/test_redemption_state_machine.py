@@ -38,7 +38,7 @@ from rewards.redemptions import (
     redemption_request,
 )
 from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, UserFactory
-from vouchers import services
+from vouchers import adjustments
 from vouchers.models import LedgerEntry
 from vouchers.selectors import wallet_get
 
@@ -82,7 +82,7 @@ class RedemptionMachine(RuleBasedStateMachine):
     @initialize(cents=st.integers(0, 10_000))
     def credit(self, cents):
         if cents:
-            services.ledger_adjust(
+            adjustments.ledger_adjust(
                 patient=self.patient, amount_cents=cents, reason="test credit", actor=self.counselor
             )
         self.balance = cents
@@ -91,7 +91,7 @@ class RedemptionMachine(RuleBasedStateMachine):
 
     @rule(cents=st.integers(1, 3_000))
     def earn(self, cents):
-        services.ledger_adjust(
+        adjustments.ledger_adjust(
             patient=self.patient, amount_cents=cents, reason="test credit", actor=self.counselor
         )
         self.balance += cents

@@ -21,14 +21,16 @@ from rewards.redemptions import (
 )
 from rewards.selectors import low_stock_items, stock_reconciliation
 from tests.factories import UserFactory
-from vouchers import selectors, services
+from vouchers import adjustments, selectors
 from vouchers.models import LedgerEntry, Wallet
 
 pytestmark = pytest.mark.django_db
 
 
 def credit(patient, cents, actor):
-    services.ledger_adjust(patient=patient, amount_cents=cents, reason="test credit", actor=actor)
+    adjustments.ledger_adjust(
+        patient=patient, amount_cents=cents, reason="test credit", actor=actor
+    )
 
 
 def balance(patient) -> int:

@@ -12,7 +12,7 @@ from rewards.forms import dollars_to_cents
 from rewards.models import CatalogItem, StockMovement
 from rewards.redemptions import redemption_approve, redemption_handover, redemption_request
 from tests.factories import ClinicFactory, MembershipFactory, UserFactory
-from vouchers import services
+from vouchers import adjustments
 
 ITEM = {
     "name": "Bus pass",
@@ -292,7 +292,7 @@ def test_an_unlimited_item_offers_no_restocking(admin_client, clinic, clinic_adm
 
 
 def test_the_ledger_links_a_redemption_to_its_patient(admin_client, bus_pass, patient, counselor):
-    services.ledger_adjust(patient=patient, amount_cents=5000, reason="credit", actor=counselor)
+    adjustments.ledger_adjust(patient=patient, amount_cents=5000, reason="credit", actor=counselor)
     redemption = redemption_request(patient=patient, items=[(bus_pass, 2)], requested_by=counselor)
 
     page = text(admin_client.get(stock_url(bus_pass)))
@@ -342,7 +342,7 @@ def test_the_reconciliation_shows_the_month(admin_client, bus_pass, patient, cou
     MembershipFactory(user=restocker, clinic=clinic, role="admin")
     stock_receive(item=bus_pass, quantity=3, actor=restocker)
     stock_adjust(item=bus_pass, quantity=-1, reason="Torn", actor=restocker)
-    services.ledger_adjust(patient=patient, amount_cents=5000, reason="credit", actor=counselor)
+    adjustments.ledger_adjust(patient=patient, amount_cents=5000, reason="credit", actor=counselor)
     redemption = redemption_request(patient=patient, items=[(bus_pass, 2)], requested_by=counselor)
     redemption_handover(
         redemption=redemption_approve(redemption=redemption, actor=counselor), actor=counselor

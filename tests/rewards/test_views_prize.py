@@ -14,7 +14,7 @@ from rewards import catalog, prizes
 from rewards.models import CatalogItem, PrizeDraw, StockMovement
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
-from vouchers import services
+from vouchers import protocols, recording
 from vouchers.models import Wallet
 
 MONDAY = date(2026, 1, 5)
@@ -55,7 +55,7 @@ def negatives(patient, counselor, n):
     """n consecutive negatives, Monday and Thursday: 1 + 2 + ... + n draws."""
     day = MONDAY
     for _ in range(n):
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient,
             collected_at=at(patient.clinic, day),
             results=NEGATIVE,
@@ -214,7 +214,7 @@ def test_a_voucher_patient_gets_a_clear_message_and_no_button(
 
 
 def test_a_capped_draw_says_so_and_what_can_still_be_won(client, counselor, patient, bowl):
-    protocol = services.protocol_new_version(protocol=preset_protocol("va-prize"))
+    protocol = protocols.protocol_new_version(protocol=preset_protocol("va-prize"))
     protocol.year_cap_cents = 1000
     protocol.save()
     EnrollmentFactory(patient=patient, protocol=protocol, start_date=MONDAY)

@@ -13,7 +13,7 @@ from rewards.catalog import catalog_item_create
 from rewards.models import Redemption, RedemptionLine, StockMovement
 from rewards.redemptions import redemption_approve, redemption_decline, redemption_request
 from tests.factories import PatientFactory
-from vouchers import services
+from vouchers import adjustments
 from vouchers.models import LedgerEntry
 from vouchers.selectors import wallet_get
 
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.django_db
 
 
 def credit(patient, cents, actor):
-    services.ledger_adjust(patient=patient, amount_cents=cents, reason="test credit", actor=actor)
+    adjustments.ledger_adjust(
+        patient=patient, amount_cents=cents, reason="test credit", actor=actor
+    )
 
 
 def balance(patient) -> int:

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tests.conftest import at
 from tests.factories import UserFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.models import LedgerEntry, Protocol
 
 
@@ -27,7 +27,7 @@ def test_every_model_of_the_project_is_registered():
 
 
 def test_every_admin_list_page_opens(client, superuser, enrollment, counselor):
-    services.specimen_record(
+    recording.specimen_record(
         patient=enrollment.patient,
         collected_at=at(enrollment.patient.clinic, enrollment.start_date),
         results={"cocaine": "negative"},
@@ -43,7 +43,7 @@ def test_every_admin_list_page_opens(client, superuser, enrollment, counselor):
 def test_a_ledger_entry_opens_read_only_and_cannot_be_deleted(
     client, superuser, enrollment, counselor
 ):
-    services.specimen_record(
+    recording.specimen_record(
         patient=enrollment.patient,
         collected_at=at(enrollment.patient.clinic, enrollment.start_date),
         results={"cocaine": "negative"},

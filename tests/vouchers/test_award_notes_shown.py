@@ -18,7 +18,7 @@ from tests.vouchers.test_engine_notes import (
     ALREADY_EARNED_ES,
     OUTSIDE_WEEKS_EN,
 )
-from vouchers import services
+from vouchers import recording
 from vouchers.engine import ALREADY_EARNED, OUTSIDE_WEEKS
 from vouchers.models import LedgerEntry, Protocol, ProtocolPhase
 
@@ -40,7 +40,7 @@ def today(clinic, every_weekday_a_test_day):
 
 
 def _negative(patient, day, hour):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient,
         collected_at=datetime.combine(day, time(hour), tzinfo=patient.clinic.tz),
         results={"cocaine": "negative"},

@@ -12,6 +12,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from patients.enrollment import enrollment_start
 from patients.models import (
     Attendance,
     Correction,
@@ -21,7 +22,7 @@ from patients.models import (
 )
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import services
+from vouchers import adjustments, recording
 from vouchers.models import LedgerEntry, Wallet
 
 MON = date(2026, 1, 5)
@@ -58,7 +59,7 @@ def refused(patient, field: str, says: str):
 @pytest.fixture
 def paid(enrollment, counselor):
     """The enrolled patient after one negative: 2.50 in the wallet."""
-    services.specimen_record(
+    recording.specimen_record(
         patient=enrollment.patient,
         collected_at=at(enrollment.patient.clinic, MON),
         results={"cocaine": "negative"},
@@ -75,7 +76,7 @@ def record(patient, **overrides):
         "collected_at": at(patient.clinic, WED),
         "results": {"cocaine": "negative"},
     }
-    return services.specimen_record(**(fields | overrides))
+    return recording.specimen_record(**(fields | overrides))
 
 
 # --- specimens --------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ def monday(paid):
 
 def test_a_correction_to_before_the_enrollment_start_is_refused(paid, monday, counselor):
     with refused(paid, "collected_at", "before this patient's enrollment started"):
-        services.specimen_correct(
+        recording.specimen_correct(
             specimen=monday,
             changed_by=counselor,
             reason="typo in the date",
@@ -181,7 +182,7 @@ def test_a_correction_to_before_the_enrollment_start_is_refused(paid, monday, co
 
 def test_a_correction_naming_an_unknown_substance_is_refused(paid, monday, counselor):
     with refused(paid, "results", "Unknown substance: heroin."):
-        services.specimen_correct(
+        recording.specimen_correct(
             specimen=monday,
             changed_by=counselor,
             reason="lab amended the report",
@@ -193,7 +194,7 @@ def test_a_correction_to_excused_with_blank_notes_is_refused(paid, monday, couns
     # Notes left out take the correction's reason (as recording an excused test does); notes
     # given blank say the excuse has no reason.
     with refused(paid, "notes", "needs a reason"):
-        services.specimen_correct(
+        recording.specimen_correct(
             specimen=monday,
             changed_by=counselor,
             reason="should have been excused",
@@ -210,7 +211,7 @@ def test_a_2_mb_specimen_note_is_refused(paid):
 
 def test_a_correction_reason_over_500_characters_is_refused(paid, monday, counselor):
     with refused(paid, "reason", "at most 500 characters (it has 501)"):
-        services.specimen_correct(
+        recording.specimen_correct(
             specimen=monday, changed_by=counselor, reason="x" * 501, status="refused"
         )
 
@@ -224,7 +225,7 @@ def attend(patient, **overrides):
         "occurred_at": at(patient.clinic, WED, 14),
         "session_kind": Attendance.SessionKind.GROUP,
     }
-    return services.attendance_record(**(fields | overrides))
+    return recording.attendance_record(**(fields | overrides))
 
 
 def test_an_unknown_attendance_session_kind_is_refused(paid):
@@ -269,13 +270,13 @@ def test_enrolling_a_patient_who_already_has_an_open_enrollment_is_refused(paid,
     Enrollment.objects.filter(patient=paid).update(status=status)
 
     with refused(paid, "patient", "already has an open enrollment"):
-        services.enrollment_start(patient=paid, protocol=higgins, start_date=date(2026, 3, 2))
+        enrollment_start(patient=paid, protocol=higgins, start_date=date(2026, 3, 2))
 
 
 def test_a_patient_whose_enrollment_ended_can_be_enrolled_again(paid, higgins):
     Enrollment.objects.filter(patient=paid).update(status=Enrollment.Status.COMPLETED)
 
-    again = services.enrollment_start(patient=paid, protocol=higgins, start_date=date(2026, 3, 2))
+    again = enrollment_start(patient=paid, protocol=higgins, start_date=date(2026, 3, 2))
 
     assert again.status == Enrollment.Status.ACTIVE
     assert paid.enrollments.count() == 2
@@ -284,23 +285,23 @@ def test_a_patient_whose_enrollment_ended_can_be_enrolled_again(paid, higgins):
 @pytest.mark.parametrize("reason", ["", "  "], ids=["empty", "blank"])
 def test_a_staff_adjustment_without_a_reason_is_refused(paid, counselor, reason):
     with refused(paid, "reason", "needs a reason"):
-        services.ledger_adjust(patient=paid, amount_cents=100, reason=reason, actor=counselor)
+        adjustments.ledger_adjust(patient=paid, amount_cents=100, reason=reason, actor=counselor)
 
 
 @pytest.mark.parametrize("amount", [0, 1.5, "100"], ids=["zero", "fraction", "text"])
 def test_a_staff_adjustment_that_is_not_a_whole_number_of_cents_is_refused(paid, counselor, amount):
     with refused(paid, "amount_cents", "whole, non-zero number of cents"):
-        services.ledger_adjust(patient=paid, amount_cents=amount, reason="gift", actor=counselor)
+        adjustments.ledger_adjust(patient=paid, amount_cents=amount, reason="gift", actor=counselor)
 
 
 def test_a_staff_adjustment_key_reused_for_another_patient_is_refused(paid, counselor):
-    services.ledger_adjust(
+    adjustments.ledger_adjust(
         patient=paid, amount_cents=500, reason="gift card", actor=counselor, idempotency_key="adj-1"
     )
     other = PatientFactory(clinic=paid.clinic)
 
     with refused(other, "idempotency_key", "another patient"):
-        services.ledger_adjust(
+        adjustments.ledger_adjust(
             patient=other,
             amount_cents=500,
             reason="gift card",
@@ -311,15 +312,15 @@ def test_a_staff_adjustment_key_reused_for_another_patient_is_refused(paid, coun
 
 def test_a_staff_debit_beyond_the_balance_is_refused(paid, counselor):
     with refused(paid, "amount_cents", "cannot go below zero"):
-        services.ledger_adjust(patient=paid, amount_cents=-251, reason="gift", actor=counselor)
+        adjustments.ledger_adjust(patient=paid, amount_cents=-251, reason="gift", actor=counselor)
 
 
 @pytest.mark.parametrize("write", ["adjust", "waive"])
 def test_an_adjustment_or_waiver_reason_over_500_characters_is_refused(paid, counselor, write):
     with refused(paid, "reason", "at most 500 characters (it has 501)"):
         if write == "adjust":
-            services.ledger_adjust(
+            adjustments.ledger_adjust(
                 patient=paid, amount_cents=100, reason="x" * 501, actor=counselor
             )
         else:
-            services.overpayment_waive(patient=paid, reason="x" * 501, actor=counselor)
+            adjustments.overpayment_waive(patient=paid, reason="x" * 501, actor=counselor)

@@ -5,14 +5,14 @@ from datetime import timedelta
 from django.core.management import call_command
 
 from tests.conftest import at
-from vouchers import services
+from vouchers import recording
 from vouchers.selectors import ledger_verify, wallet_get
 
 
 def _negatives(enrollment, counselor, count):
     clinic = enrollment.patient.clinic
     for n in range(count):
-        services.specimen_record(
+        recording.specimen_record(
             patient=enrollment.patient,
             collected_at=at(clinic, enrollment.start_date + timedelta(days=2 * n)),
             results={"cocaine": "negative"},
@@ -29,7 +29,7 @@ def test_reading_a_balance_takes_one_query_for_a_short_or_long_ledger(
     _negatives_more = enrollment.specimens.count()
     clinic = enrollment.patient.clinic
     for n in range(_negatives_more, 30):
-        services.specimen_record(
+        recording.specimen_record(
             patient=enrollment.patient,
             collected_at=at(clinic, enrollment.start_date + timedelta(days=2 * n)),
             results={"cocaine": "negative"},

@@ -20,9 +20,10 @@ from django.db.models import Sum
 from patients.models import Attendance, Specimen
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import services
+from vouchers import adjustments, recording
 from vouchers.labs import importer
 from vouchers.models import LabImport, LedgerEntry, Wallet
+from vouchers.settlement import enrollment_settle
 
 # Committed data, so other connections see it. serialized_rollback puts the migrations' data
 # (the protocol presets, content types) back after each test empties the tables, and keeps the
@@ -99,7 +100,7 @@ def wallet_matching_ledger(patient) -> Wallet:
 
 def record_monday_negative(enrollment, counselor, key, minutes=0):
     clinic = enrollment.patient.clinic
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=enrollment.patient,
         collected_at=at(clinic, enrollment.start_date, 8) + timedelta(minutes=minutes),
         results={"cocaine": "negative"},
@@ -156,16 +157,16 @@ def test_twenty_different_negatives_recorded_at_once_for_one_day_pay_once(enroll
         if sum(e.entitlement_cents for e in LedgerEntry.objects.filter(specimen=s)) != 0
     ]
     assert earning == [Specimen.objects.order_by("collected_at").first()]
-    assert services.enrollment_settle(enrollment=enrollment).posted == []
+    assert enrollment_settle(enrollment=enrollment).posted == []
 
 
 def test_concurrent_staff_debits_never_take_the_balance_below_zero(patient, counselor):
-    services.ledger_adjust(
+    adjustments.ledger_adjust(
         patient=patient, amount_cents=1000, reason="opening balance", actor=counselor
     )
 
     def debit(n):
-        return services.ledger_adjust(
+        return adjustments.ledger_adjust(
             patient=patient, amount_cents=-150, reason=f"redemption {n}", actor=counselor
         )
 
@@ -184,7 +185,7 @@ def test_one_attendance_key_recorded_by_twenty_requests_at_once_records_one_sess
     Wallet.objects.create(patient=enrollment.patient)
 
     def attend(n):
-        return services.attendance_record(
+        return recording.attendance_record(
             patient=enrollment.patient,
             occurred_at=at(enrollment.patient.clinic, enrollment.start_date, 14),
             session_kind="group",

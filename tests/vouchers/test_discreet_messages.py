@@ -25,7 +25,7 @@ from rewards.models import CatalogItem
 from rewards.redemptions import redemption_approve, redemption_request
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, UserFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.reminders import reminders_queue
 
 SUNDAY = date(2026, 1, 11)
@@ -106,7 +106,7 @@ def every_message(patient, clinic, clinic_admin, counselor):
     )
     reminders_queue(now=moment(clinic, SUNDAY, 18))
     reminders_queue(now=moment(clinic, MONDAY, 9))
-    services.specimen_record(
+    recording.specimen_record(
         patient=patient, collected_at=at(clinic, MONDAY), results={"cocaine": "negative"}
     )
     reminders_queue(now=moment(clinic, TUESDAY, 9))
@@ -204,7 +204,7 @@ def test_prize_draws_earned_are_announced_discreetly(clinic, patient):
     fishbowl = protocol("va-prize")
     EnrollmentFactory(patient=patient, protocol=fishbowl, start_date=MONDAY)
 
-    services.specimen_record(
+    recording.specimen_record(
         patient=patient,
         collected_at=at(clinic, MONDAY),
         results=dict.fromkeys(fishbowl.target_substances, "negative"),

@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory
-from vouchers import extensions, services
+from vouchers import extensions, recording
 from vouchers.selectors import reward_summary
 
 
@@ -27,7 +27,7 @@ def test_alone_vouchers_counts_earnings_under_the_caps_and_nothing_else(
     vouchers_alone, patient, counselor, clinic
 ):
     enrollment = EnrollmentFactory(patient=patient, protocol=protocol("ca-rip"))
-    services.specimen_record(
+    recording.specimen_record(
         patient=patient,
         collected_at=at(clinic, enrollment.start_date),
         results={"cocaine": "negative", "amphetamine": "negative", "methamphetamine": "negative"},

@@ -21,7 +21,7 @@ from rewards.models import CatalogItem, PrizeDraw, Redemption
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
 from tests.rewards.test_prizes import Slips
-from vouchers import services
+from vouchers import recording
 from vouchers.labs.importer import ALL_OR_NOTHING, lab_import_apply
 from vouchers.labs.rows import lab_import_preview
 from vouchers.missed import missed_tests_mark
@@ -37,7 +37,7 @@ def closing(clinic, day):
 
 
 def negative(patient, day, **extra):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, day),
         results={"cocaine": "negative"},
@@ -76,7 +76,7 @@ def test_a_key_shaped_like_a_missed_mark_does_not_stop_the_beat_marking_that_day
 def test_a_planted_mark_is_not_excused_by_a_result_at_the_other_clinic(
     clinic, patient, streak, theirs, other_counselor, counselor
 ):
-    planted = services.specimen_record(
+    planted = recording.specimen_record(
         patient=theirs,
         collected_at=at(theirs.clinic, FRI),
         status="missed",
@@ -116,14 +116,14 @@ def test_a_key_used_for_another_patient_of_the_same_clinic_is_still_refused(
 
 
 def test_a_key_used_at_another_clinic_records_new_attendance(patient, enrollment, theirs):
-    first = services.attendance_record(
+    first = recording.attendance_record(
         patient=patient,
         occurred_at=at(patient.clinic, MON),
         session_kind="cbt",
         idempotency_key="s-1",
     )
 
-    second = services.attendance_record(
+    second = recording.attendance_record(
         patient=theirs,
         occurred_at=at(theirs.clinic, MON),
         session_kind="cbt",
@@ -166,7 +166,7 @@ def test_a_key_used_at_another_clinic_makes_new_prize_draws(
     theirs.enrollments.update(protocol=va)
     panel = dict.fromkeys(["cocaine", "amphetamine", "methamphetamine"], "negative")
     for someone in (patient, theirs):
-        services.specimen_record(
+        recording.specimen_record(
             patient=someone, collected_at=at(someone.clinic, monday), results=panel
         )
     ours = prizes.draws_run(patient=patient, count=1, drawn_by=counselor, idempotency_key="k1")

@@ -14,13 +14,13 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from messaging.models import Notification
-from patients.enrollment import enrollment_set_status
+from patients.enrollment import enrollment_set_status, enrollment_start
 from patients.models import Enrollment, Specimen
 from rewards import prizes
 from tests.api.conftest import client_for
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.labs.importer import lab_import_apply
 from vouchers.selectors import wallet_get
 
@@ -46,7 +46,7 @@ def higgins_days(count: int) -> list[date]:
 
 
 def negative(patient, day: date, counselor, **extra):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, day),
         results={"cocaine": "negative"},
@@ -66,7 +66,7 @@ def completed_higgins(patient, counselor):
     assert (days[31], days[32]) == (date(2026, 3, 25), date(2026, 3, 27))
     for number, day in enumerate(days[:31], start=1):
         if number == 30:
-            services.specimen_record(
+            recording.specimen_record(
                 patient=patient,
                 collected_at=at(patient.clinic, day),
                 results={"cocaine": "positive"},
@@ -159,7 +159,7 @@ def test_with_a_new_enrollment_started_an_old_date_belongs_to_the_old_one(
     counselor, completed_higgins
 ):
     patient = completed_higgins.patient
-    new = services.enrollment_start(
+    new = enrollment_start(
         patient=patient,
         protocol=protocol("silverman-1996"),
         start_date=date(2026, 4, 6),
@@ -226,7 +226,7 @@ def test_a_withdrawn_enrollment_still_takes_a_result_from_its_dates(counselor, e
 
 def test_a_late_session_is_recorded_on_the_completed_enrollment(counselor, completed_higgins):
     patient = completed_higgins.patient
-    recorded = services.attendance_record(
+    recorded = recording.attendance_record(
         patient=patient,
         occurred_at=at(patient.clinic, date(2026, 3, 26)),
         session_kind="group",
@@ -235,7 +235,7 @@ def test_a_late_session_is_recorded_on_the_completed_enrollment(counselor, compl
 
     assert recorded.attendance.enrollment == completed_higgins
     with pytest.raises(ValidationError) as caught:
-        services.attendance_record(
+        recording.attendance_record(
             patient=patient,
             occurred_at=at(patient.clinic, date(2026, 3, 30)),
             session_kind="group",
@@ -287,7 +287,7 @@ def test_draws_a_late_result_earned_on_a_completed_prize_enrollment_can_still_be
     enrollment_set_status(
         enrollment=enrollment, status="completed", actor=counselor, today=date(2026, 1, 9)
     )
-    services.specimen_record(
+    recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, date(2026, 1, 8)),
         results=stimulants,

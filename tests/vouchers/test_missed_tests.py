@@ -13,14 +13,15 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from messaging.models import Notification
-from patients.enrollment import enrollment_set_status
+from patients.enrollment import enrollment_schedule_set, enrollment_set_status, enrollment_start
 from patients.models import Enrollment, Specimen
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, MembershipFactory, UserFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.missed import missed_test_excuse, missed_tests_mark
 from vouchers.models import LedgerEntry
 from vouchers.selectors import reward_summary
+from vouchers.settlement import enrollment_settle
 
 MON, WED, FRI = date(2026, 1, 12), date(2026, 1, 14), date(2026, 1, 16)
 NEXT_MON = date(2026, 1, 19)
@@ -31,7 +32,7 @@ def closing(clinic, day):
 
 
 def negative(patient, day):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient, collected_at=at(patient.clinic, day), results={"cocaine": "negative"}
     )
 
@@ -95,7 +96,7 @@ def test_a_rerun_and_a_later_run_mark_nothing_twice(clinic, patient, tested):
 
 
 def test_any_result_that_day_counts_even_a_positive(clinic, patient, tested):
-    services.specimen_record(
+    recording.specimen_record(
         patient=patient, collected_at=at(clinic, FRI), results={"cocaine": "positive"}
     )
 
@@ -104,7 +105,7 @@ def test_any_result_that_day_counts_even_a_positive(clinic, patient, tested):
 
 def test_a_result_recorded_late_for_that_day_counts(clinic, patient, tested):
     # Collected at 16:30, typed in after closing but before the beat ran.
-    services.specimen_record(
+    recording.specimen_record(
         patient=patient,
         collected_at=closing(clinic, FRI) - timedelta(minutes=30),
         results={"cocaine": "negative"},
@@ -120,7 +121,7 @@ def test_a_result_corrected_onto_a_marked_day_withdraws_the_mark(
     # Friday's sample had been keyed in as Saturday; staff correct the day.
     keyed_late = negative(patient, FRI + timedelta(days=1)).specimen
 
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=keyed_late,
         changed_by=counselor,
         reason="Typed the wrong day",
@@ -133,7 +134,7 @@ def test_a_result_corrected_onto_a_marked_day_withdraws_the_mark(
 
 
 def test_the_days_of_a_pause_are_not_marked_once_resumed(clinic, patient, counselor, higgins):
-    enrollment = services.enrollment_start(
+    enrollment = enrollment_start(
         patient=patient, protocol=higgins, start_date=date(2026, 1, 5), today=date(2026, 1, 5)
     )
     for day in (date(2026, 1, 5), date(2026, 1, 7), date(2026, 1, 9)):
@@ -153,7 +154,7 @@ def test_new_test_days_count_from_tomorrow(clinic, patient, tested, counselor):
     """Mon/Wed/Fri all tested; on Thursday the days become Tue/Thu: neither Thursday nor the
     Tuesday before was a test day when it began, so neither is marked."""
     thursday = WED + timedelta(days=1)
-    services.enrollment_schedule_set(
+    enrollment_schedule_set(
         enrollment=tested,
         test_weekdays=[1, 3],
         session_weekdays=[],
@@ -167,7 +168,7 @@ def test_new_test_days_count_from_tomorrow(clinic, patient, tested, counselor):
 
 
 def test_an_enrollment_made_today_is_not_marked_missed_today(clinic, patient, higgins):
-    services.enrollment_start(patient=patient, protocol=higgins, start_date=MON, today=MON)
+    enrollment_start(patient=patient, protocol=higgins, start_date=MON, today=MON)
 
     assert missed_tests_mark(now=closing(clinic, MON) + timedelta(minutes=45)) == 0
     assert missed_tests_mark(now=closing(clinic, WED)) == 1
@@ -356,7 +357,7 @@ def test_two_runs_at_once_mark_each_day_once(clinic, patient, enrollment):
     assert errors == []
     assert sum(counts) == 4  # the last week's Friday, Monday, Wednesday and Friday, once each
     assert len(missed(patient)) == 4
-    assert services.enrollment_settle(enrollment=enrollment).posted == []
+    assert enrollment_settle(enrollment=enrollment).posted == []
 
 
 def test_the_beat_task_marks_yesterdays_missed_test(clinic, patient, higgins):
@@ -382,7 +383,7 @@ def test_a_result_recorded_after_the_day_was_marked_missed_withdraws_the_mark(
     (mark,) = missed(patient)
 
     # Friday's sample was collected at 10:00; its result is keyed in on Saturday.
-    recorded = services.specimen_record(
+    recorded = recording.specimen_record(
         patient=patient,
         collected_at=at(clinic, FRI),
         results={"cocaine": "negative"},

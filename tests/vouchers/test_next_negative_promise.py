@@ -14,10 +14,11 @@ import time_machine
 from django.urls import reverse
 
 from messaging.models import Notification
+from patients.enrollment import enrollment_start
 from patients.models import Enrollment
 from tests.conftest import api_token, at
 from tests.factories import EnrollmentFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.models import Protocol, ProtocolPhase
 from vouchers.reminders import reminders_queue
 from vouchers.selectors import reward_summary
@@ -46,7 +47,7 @@ def capped_protocol(slug, *, flat_cents, enrollment_cap_cents=None, year_cap_cen
 def negative(patient, day, hour=10):
     """A negative collected at `hour` and recorded at 15:00 that day, the clock pinned there."""
     with _pinned(patient.clinic, day, hour=15):
-        return services.specimen_record(
+        return recording.specimen_record(
             patient=patient,
             collected_at=at(patient.clinic, day, hour),
             results={"cocaine": "negative"},
@@ -79,7 +80,7 @@ def year_spent(reachable):
     first.end_date = date(2026, 1, 9)
     first.save()
     with _pinned(reachable.clinic, SECOND_START, hour=8):
-        services.enrollment_start(patient=reachable, protocol=protocol, start_date=SECOND_START)
+        enrollment_start(patient=reachable, protocol=protocol, start_date=SECOND_START)
     brought_to_cap = negative(reachable, SECOND_START)
     assert (brought_to_cap.award.voucher_cents, brought_to_cap.award.clipped_cents) == (400, 100)
     return reachable

@@ -19,7 +19,7 @@ from rewards.redemptions import (
 )
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory
-from vouchers import services
+from vouchers import adjustments, protocols, recording
 
 MONDAY, WEDNESDAY = date(2026, 1, 5), date(2026, 1, 7)
 
@@ -35,7 +35,7 @@ def reachable(patient):
 
 
 def record(patient, day, result="negative", **kwargs):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient, collected_at=at(patient.clinic, day), results={"cocaine": result}, **kwargs
     )
 
@@ -85,7 +85,7 @@ def test_the_balance_and_next_value_follow_the_streak(reachable, enrollment):
 
 def test_a_result_that_earns_nothing_sends_nothing(reachable, enrollment):
     record(reachable, MONDAY, result="positive")
-    services.specimen_record(
+    recording.specimen_record(
         patient=reachable,
         collected_at=at(reachable.clinic, WEDNESDAY),
         status="excused",
@@ -124,7 +124,7 @@ def test_a_prize_protocol_announces_draws(reachable):
     fishbowl = protocol("va-prize")
     EnrollmentFactory(patient=reachable, protocol=fishbowl, start_date=MONDAY)
 
-    services.specimen_record(
+    recording.specimen_record(
         patient=reachable,
         collected_at=at(reachable.clinic, MONDAY),
         results=dict.fromkeys(fishbowl.target_substances, "negative"),
@@ -136,12 +136,12 @@ def test_a_prize_protocol_announces_draws(reachable):
 
 
 def test_a_session_that_pays_is_announced(reachable, higgins):
-    paying = services.protocol_new_version(protocol=higgins)
+    paying = protocols.protocol_new_version(protocol=higgins)
     paying.attendance_cents = 500
     paying.save()
     EnrollmentFactory(patient=reachable, protocol=paying, start_date=MONDAY)
 
-    recorded = services.attendance_record(
+    recorded = recording.attendance_record(
         patient=reachable, occurred_at=at(reachable.clinic, MONDAY), session_kind="group"
     )
 
@@ -154,7 +154,7 @@ def test_a_session_that_pays_is_announced(reachable, higgins):
 
 
 def test_a_capped_patient_is_told_when_nothing_more_can_be_earned(reachable, higgins):
-    capped = services.protocol_new_version(protocol=higgins)
+    capped = protocols.protocol_new_version(protocol=higgins)
     capped.enrollment_cap_cents = 250
     capped.save()
     EnrollmentFactory(patient=reachable, protocol=capped, start_date=MONDAY)
@@ -195,7 +195,7 @@ def test_the_notice_is_delivered_after_the_result_is_saved(
 
 @pytest.fixture
 def requested(reachable, counselor, clinic, clinic_admin):
-    services.ledger_adjust(
+    adjustments.ledger_adjust(
         patient=reachable, amount_cents=5000, reason="test credit", actor=counselor
     )
     bus = catalog_item_create(

@@ -12,7 +12,7 @@ from django.utils import timezone
 from patients.models import Enrollment
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, UserFactory
-from vouchers import services
+from vouchers import adjustments, recording
 from vouchers.selectors import reward_summary
 from vouchers.templatetags.money import dollars
 
@@ -29,7 +29,7 @@ def recent_monday(clinic, weeks_ago: int = 2) -> date:
 
 
 def negative(patient, day, hour=10, substances=("cocaine",)):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, day, hour),
         results=dict.fromkeys(substances, "negative"),
@@ -37,7 +37,7 @@ def negative(patient, day, hour=10, substances=("cocaine",)):
 
 
 def positive(patient, day, hour=10):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient, collected_at=at(patient.clinic, day, hour), results={"cocaine": "positive"}
     )
 
@@ -127,7 +127,7 @@ def test_the_ledger_says_in_plain_words_what_was_earned_and_what_was_corrected(
 ):
     day = recent.start_date
     specimen = negative(patient, day).specimen
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=specimen,
         changed_by=counselor,
         reason="lab confirmation came back positive",
@@ -149,8 +149,10 @@ def test_a_correction_after_spending_tells_the_patient_what_comes_out_of_later_e
     signed_in, patient, recent, counselor
 ):
     specimen = negative(patient, recent.start_date).specimen
-    services.ledger_adjust(patient=patient, amount_cents=-200, reason="bus pass", actor=counselor)
-    services.specimen_correct(
+    adjustments.ledger_adjust(
+        patient=patient, amount_cents=-200, reason="bus pass", actor=counselor
+    )
+    recording.specimen_correct(
         specimen=specimen, changed_by=counselor, reason="lab", results={"cocaine": "positive"}
     )
 
@@ -279,7 +281,7 @@ def test_the_portal_costs_the_same_queries_with_one_result_or_many(signed_in, pa
     short = queries_for_portal(signed_in)
     for d in (2, 4, 7, 9, 11):
         negative(patient, start + timedelta(days=d))
-    services.ledger_adjust(patient=patient, amount_cents=-100, reason="snack", actor=None)
+    adjustments.ledger_adjust(patient=patient, amount_cents=-100, reason="snack", actor=None)
 
     assert queries_for_portal(signed_in) == short <= 20
 

@@ -15,7 +15,7 @@ import time_machine
 from messaging.models import Notification
 from patients.models import Specimen
 from tests.factories import ClinicFactory, EnrollmentFactory, PatientFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.missed import missed_tests_mark
 from vouchers.reminders import reminders_queue
 
@@ -152,7 +152,7 @@ def test_a_result_given_late_on_a_test_day_counts_for_the_clinics_day_not_utcs(h
     assert half_past_four.astimezone(UTC).date() == date(2026, 11, 3)
     after_closing = local(LA, day, time(17, 30))
     with time_machine.travel(after_closing, tick=False):  # recorded that day, not in the future
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient, collected_at=half_past_four, results={"cocaine": "negative"}
         )
 

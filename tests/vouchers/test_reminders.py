@@ -14,7 +14,7 @@ from messaging.models import Notification
 from patients.models import Enrollment
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.reminders import reminders_queue
 from vouchers.selectors import reward_summary
 from vouchers.templatetags.money import dollars
@@ -43,7 +43,7 @@ def reminders(**filters):
 
 
 def negative(patient, day, hour=10):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient, collected_at=at(patient.clinic, day, hour), results={"cocaine": "negative"}
     )
 
@@ -251,7 +251,7 @@ def test_it_says_what_a_negative_test_earns_today(clinic, reachable, enrollment)
 
 def _higgins(patient, days, result="negative"):
     for day in days:
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient, collected_at=at(patient.clinic, day), results={"cocaine": result}
         )
 
@@ -299,14 +299,14 @@ def test_the_first_test_of_a_cheaper_phase_promises_that_phases_value(clinic, re
     stimulants = dict.fromkeys(("cocaine", "amphetamine", "methamphetamine"), "negative")
     for week in range(12):
         day = date(2026, 1, 5) + timedelta(weeks=week)
-        services.specimen_record(
+        recording.specimen_record(
             patient=reachable, collected_at=at(clinic, day), results=stimulants
         )
     week13 = date(2026, 1, 5) + timedelta(weeks=12)
     reminders_queue(now=moment(clinic, week13, 9))
     (email, _sms) = reminders()
 
-    earned = services.specimen_record(
+    earned = recording.specimen_record(
         patient=reachable, collected_at=at(clinic, week13, 10), results=stimulants
     ).award.total_cents
 
@@ -338,7 +338,7 @@ def test_a_capped_protocol_promises_what_the_portal_promises(clinic, reachable):
     EnrollmentFactory(patient=reachable, protocol=protocol("ca-rip"), start_date=date(2026, 1, 5))
     results = dict.fromkeys(("cocaine", "amphetamine", "methamphetamine"), "negative")
     for day in (date(2026, 1, 5), date(2026, 1, 7), date(2026, 1, 9)):
-        services.specimen_record(patient=reachable, collected_at=at(clinic, day), results=results)
+        recording.specimen_record(patient=reachable, collected_at=at(clinic, day), results=results)
     summary = reward_summary(patient=reachable, today=MONDAY)
     promise = min(summary.next_cents, summary.cap_remaining_cents)
 
@@ -419,7 +419,7 @@ def enrol(clinic, higgins, count, *, due: bool):
         enrollment = EnrollmentFactory(
             patient=patient, protocol=higgins, start_date=date(2026, 1, 5)
         )
-        services.specimen_record(
+        recording.specimen_record(
             patient=patient,
             collected_at=at(clinic, date(2026, 1, 9)),
             results={"cocaine": "negative"},

@@ -4,14 +4,14 @@ from datetime import timedelta
 
 from tests.conftest import at, protocol
 from tests.factories import EnrollmentFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.selectors import reward_summary
 
 
 def _record(enrollment, counselor, letters):
     clinic = enrollment.patient.clinic
     for n, letter in enumerate(letters):
-        services.specimen_record(
+        recording.specimen_record(
             patient=enrollment.patient,
             collected_at=at(clinic, enrollment.start_date + timedelta(days=2 * n)),
             results={"cocaine": "positive" if letter == "P" else "negative"},
@@ -36,7 +36,7 @@ def test_after_a_positive_the_next_negative_earns_the_start_value(enrollment, co
 def test_the_summary_says_how_much_can_still_be_earned_under_the_caps(patient, counselor):
     enrollment = EnrollmentFactory(patient=patient, protocol=protocol("ca-rip"))
     clinic = patient.clinic
-    services.specimen_record(
+    recording.specimen_record(
         patient=patient,
         collected_at=at(clinic, enrollment.start_date),
         results={"cocaine": "negative", "amphetamine": "negative", "methamphetamine": "negative"},

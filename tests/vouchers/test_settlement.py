@@ -12,11 +12,13 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
+from patients.enrollment import enrollment_start
 from patients.models import Correction, Enrollment, Specimen
 from tests.conftest import at
 from tests.factories import EnrollmentFactory
-from vouchers import services
+from vouchers import adjustments, recording
 from vouchers.models import LedgerEntry, Protocol, ProtocolPhase, Wallet
+from vouchers.settlement import enrollment_settle
 
 MON = date(2026, 1, 5)  # the `enrollment` fixture's start, a Monday
 WED = MON + timedelta(days=2)
@@ -26,7 +28,7 @@ NEXT_MON = MON + timedelta(days=7)
 
 
 def record(patient, day, result="negative", *, hour=10, by=None, **kwargs):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, day, hour),
         results={"cocaine": result},
@@ -54,7 +56,7 @@ def entitlement(specimen) -> int:
 
 
 def spend(patient, cents, by):
-    return services.ledger_adjust(
+    return adjustments.ledger_adjust(
         patient=patient, amount_cents=-cents, reason="bus pass from the catalog", actor=by
     )
 
@@ -120,8 +122,8 @@ def test_settling_twice_posts_nothing(enrollment, counselor):
     record(patient, FRI, by=counselor)
     rows = LedgerEntry.objects.count()
 
-    first = services.enrollment_settle(enrollment=enrollment)
-    second = services.enrollment_settle(enrollment=enrollment)
+    first = enrollment_settle(enrollment=enrollment)
+    second = enrollment_settle(enrollment=enrollment)
 
     assert first.posted == [] and second.posted == []
     assert LedgerEntry.objects.count() == rows
@@ -168,7 +170,7 @@ def test_a_positive_later_the_same_day_still_resets_the_next_value(enrollment, c
 def test_an_excused_test_neither_pays_nor_breaks_the_streak(enrollment, counselor):
     patient = enrollment.patient
     record(patient, MON, by=counselor)
-    excused = services.specimen_record(
+    excused = recording.specimen_record(
         patient=patient,
         collected_at=at(patient.clinic, WED),
         status=Specimen.Status.EXCUSED,
@@ -239,7 +241,7 @@ def test_correcting_a_negative_to_positive_reverses_and_keeps_who_why_before_and
     wednesday = record(patient, WED, by=counselor)
     assert wallet_matching_ledger(patient).balance_cents == 625
 
-    corrected = services.specimen_correct(
+    corrected = recording.specimen_correct(
         specimen=monday.specimen,
         changed_by=counselor,
         reason="  Lab re-read the strip: cocaine positive  ",
@@ -276,14 +278,14 @@ def test_correcting_a_result_and_correcting_it_back_restores_the_balance_exactly
     before = wallet_matching_ledger(patient).balance_cents
     assert before == 2125
 
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=monday.specimen,
         changed_by=counselor,
         reason="wrong cup",
         results={"cocaine": "positive"},
     )
     assert wallet_matching_ledger(patient).balance_cents == 250 + 375
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=monday.specimen,
         changed_by=counselor,
         reason="it was the right cup after all",
@@ -293,7 +295,7 @@ def test_correcting_a_result_and_correcting_it_back_restores_the_balance_exactly
     wallet = wallet_matching_ledger(patient)
     assert (wallet.balance_cents, wallet.overpayment_cents) == (before, 0)
     assert Correction.objects.filter(specimen=monday.specimen).count() == 2
-    assert services.enrollment_settle(enrollment=enrollment).posted == []
+    assert enrollment_settle(enrollment=enrollment).posted == []
 
 
 @pytest.mark.parametrize("reason", ["", "   ", None], ids=["empty", "blank", "none"])
@@ -305,7 +307,7 @@ def test_a_correction_without_a_reason_is_refused_and_changes_nothing(
     rows = LedgerEntry.objects.count()
 
     with pytest.raises(ValidationError) as refused:
-        services.specimen_correct(
+        recording.specimen_correct(
             specimen=monday.specimen,
             changed_by=counselor,
             reason=reason,
@@ -327,7 +329,7 @@ def test_moving_a_test_so_two_values_swap_leaves_nothing_owed(enrollment, counse
     wednesday = record(patient, WED, by=counselor)
     spend(patient, 625, counselor)
 
-    moved = services.specimen_correct(
+    moved = recording.specimen_correct(
         specimen=monday.specimen,
         changed_by=counselor,
         reason="collection time was entered on the wrong day",
@@ -355,7 +357,7 @@ def overpaid(enrollment, counselor):
     record(patient, WED, by=counselor)
     spend(patient, 600, counselor)
     assert wallet_matching_ledger(patient).balance_cents == 25
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=monday.specimen,
         changed_by=counselor,
         reason="confirmation test came back positive",
@@ -386,11 +388,11 @@ def test_a_later_negative_pays_the_overpayment_back_first(overpaid, counselor):
 
 def test_staff_can_waive_an_overpayment_with_a_reason(overpaid, counselor):
     with pytest.raises(ValidationError) as refused:
-        services.overpayment_waive(patient=overpaid, reason=" ", actor=counselor)
+        adjustments.overpayment_waive(patient=overpaid, reason=" ", actor=counselor)
     assert "reason" in refused.value.message_dict
     assert wallet_matching_ledger(overpaid).overpayment_cents == 350
 
-    waiver = services.overpayment_waive(
+    waiver = adjustments.overpayment_waive(
         patient=overpaid, reason="clinic director approved", actor=counselor
     )
 
@@ -400,7 +402,7 @@ def test_staff_can_waive_an_overpayment_with_a_reason(overpaid, counselor):
     wallet = wallet_matching_ledger(overpaid)
     assert (wallet.balance_cents, wallet.overpayment_cents) == (0, 0)
     # Nothing left to waive: nothing posted.
-    assert services.overpayment_waive(patient=overpaid, reason="again", actor=counselor) is None
+    assert adjustments.overpayment_waive(patient=overpaid, reason="again", actor=counselor) is None
     assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.WAIVER).count() == 1
     # After the waiver the next negative is paid in full.
     friday = record(overpaid, FRI, by=counselor)
@@ -427,13 +429,13 @@ def test_an_attended_session_pays_the_protocols_attendance_reward(patient, couns
     protocol = voucher_protocol("higgins-with-sessions", attendance_cents=500)
     enrollment = EnrollmentFactory(patient=patient, protocol=protocol, start_date=MON)
 
-    attended = services.attendance_record(
+    attended = recording.attendance_record(
         patient=patient,
         occurred_at=at(patient.clinic, MON, 14),
         session_kind="cbt",
         recorded_by=counselor,
     )
-    missed = services.attendance_record(
+    missed = recording.attendance_record(
         patient=patient,
         occurred_at=at(patient.clinic, WED, 14),
         session_kind="group",
@@ -447,7 +449,7 @@ def test_an_attended_session_pays_the_protocols_attendance_reward(patient, couns
     entry = LedgerEntry.objects.get(attendance=attended.attendance)
     assert (entry.kind, entry.amount_cents) == (LedgerEntry.Kind.ATTENDANCE, 500)
     assert wallet_matching_ledger(patient).balance_cents == 500
-    assert services.enrollment_settle(enrollment=enrollment).posted == []
+    assert enrollment_settle(enrollment=enrollment).posted == []
 
     # A session is attended without touching the specimen streak.
     negative = record(patient, WED, by=counselor)
@@ -458,14 +460,14 @@ def test_an_attended_session_pays_the_protocols_attendance_reward(patient, couns
 def test_correcting_an_attended_session_to_missed_takes_the_reward_back(patient, counselor):
     protocol = voucher_protocol("higgins-with-sessions", attendance_cents=500)
     EnrollmentFactory(patient=patient, protocol=protocol, start_date=MON)
-    attended = services.attendance_record(
+    attended = recording.attendance_record(
         patient=patient,
         occurred_at=at(patient.clinic, MON, 14),
         session_kind="individual",
         recorded_by=counselor,
     )
 
-    corrected = services.attendance_correct(
+    corrected = recording.attendance_correct(
         attendance=attended.attendance,
         changed_by=counselor,
         reason="signed in but left before the session",
@@ -535,9 +537,7 @@ def test_the_year_cap_holds_across_two_enrollments_of_the_same_patient(patient, 
     first.end_date = FRI
     first.save()
 
-    second = services.enrollment_start(
-        patient=patient, protocol=protocol, start_date=date(2026, 2, 2)
-    )
+    second = enrollment_start(patient=patient, protocol=protocol, start_date=date(2026, 2, 2))
     one = record(patient, date(2026, 2, 2), by=counselor)
     two = record(patient, date(2026, 2, 4), by=counselor)
 
@@ -546,8 +546,8 @@ def test_the_year_cap_holds_across_two_enrollments_of_the_same_patient(patient, 
     assert (two.award.voucher_cents, two.award.clipped_cents) == (0, 500)
     assert wallet_matching_ledger(patient).balance_cents == 1200
     # Neither enrollment re-prices when settled again.
-    assert services.enrollment_settle(enrollment=first).posted == []
-    assert services.enrollment_settle(enrollment=second).posted == []
+    assert enrollment_settle(enrollment=first).posted == []
+    assert enrollment_settle(enrollment=second).posted == []
 
 
 def test_the_year_cap_counts_what_an_earlier_enrollment_is_worth_after_its_corrections(
@@ -570,7 +570,7 @@ def test_the_year_cap_counts_what_an_earlier_enrollment_is_worth_after_its_corre
     first.save()
     # Monday turns out positive after the enrollment ended: it is now worth 5.00 in all, and
     # 3.00 of what was spent is owed.
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=monday.specimen,
         changed_by=counselor,
         reason="confirmation test came back positive",
@@ -578,7 +578,7 @@ def test_the_year_cap_counts_what_an_earlier_enrollment_is_worth_after_its_corre
     )
     assert wallet_matching_ledger(patient).overpayment_cents == 300
 
-    services.enrollment_start(patient=patient, protocol=protocol, start_date=date(2026, 2, 2))
+    enrollment_start(patient=patient, protocol=protocol, start_date=date(2026, 2, 2))
     one = record(patient, date(2026, 2, 2), by=counselor)
     two = record(patient, date(2026, 2, 4), by=counselor)
 
@@ -597,7 +597,7 @@ def test_the_year_cap_starts_again_on_january_first_in_the_clinics_time_zone(pat
     record(patient, date(2025, 12, 26), by=counselor)
     record(patient, date(2025, 12, 29), by=counselor)
     # 23:30 in Chicago on New Year's Eve is already 2026 in UTC; it is 2025 at the clinic.
-    new_years_eve = services.specimen_record(
+    new_years_eve = recording.specimen_record(
         patient=patient,
         collected_at=datetime.combine(date(2025, 12, 31), time(23, 30), tzinfo=patient.clinic.tz),
         results={"cocaine": "negative"},

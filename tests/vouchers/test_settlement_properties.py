@@ -18,11 +18,13 @@ from hypothesis.extra.django import TestCase
 
 from cmtracker.models import User
 from patients import services as clinical
+from patients.enrollment import enrollment_start
 from patients.models import Enrollment, Specimen
 from tests.conftest import at
 from tests.factories import ClinicFactory, EnrollmentFactory, PatientFactory
-from vouchers import services
+from vouchers import adjustments, recording
 from vouchers.models import LedgerEntry, Protocol, ProtocolPhase, Wallet
+from vouchers.settlement import enrollment_settle
 
 MONDAY = date(2026, 1, 5)
 LETTERS = "NPMRAE"
@@ -106,7 +108,7 @@ class History:
         if day_index is None:
             day_index = self.days_used
         self.days_used = max(self.days_used, day_index + 1)
-        recorded = services.specimen_record(
+        recorded = recording.specimen_record(
             patient=self.patient,
             collected_at=at(self.patient.clinic, day_of(day_index)),
             recorded_by=self.counselor,
@@ -118,7 +120,7 @@ class History:
 
     def correct(self, index: int, letter: str):
         specimen = Specimen.objects.get(pk=self.specimens[index % len(self.specimens)])
-        recorded = services.specimen_correct(
+        recorded = recording.specimen_correct(
             specimen=specimen,
             changed_by=self.counselor,
             reason="lab amended the report",
@@ -130,7 +132,7 @@ class History:
     def spend(self, percent: int):
         cents = wallet_of(self.patient).balance_cents * percent // 100
         if cents:
-            services.ledger_adjust(
+            adjustments.ledger_adjust(
                 patient=self.patient,
                 amount_cents=-cents,
                 reason="catalog redemption",
@@ -192,8 +194,8 @@ class SettlementProperties(TestCase):
         rows = LedgerEntry.objects.count()
         before = history.balance()
 
-        first = services.enrollment_settle(enrollment=history.enrollment)
-        second = services.enrollment_settle(enrollment=history.enrollment)
+        first = enrollment_settle(enrollment=history.enrollment)
+        second = enrollment_settle(enrollment=history.enrollment)
 
         self.assertEqual((first.posted, second.posted), ([], []))
         self.assertEqual(LedgerEntry.objects.count(), rows)
@@ -224,7 +226,7 @@ class SettlementProperties(TestCase):
                 recorded_by=all_at_once.counselor,
                 idempotency_key=None,
             )
-        services.enrollment_settle(enrollment=all_at_once.enrollment)
+        enrollment_settle(enrollment=all_at_once.enrollment)
         all_at_once.check()
 
         self.assertEqual(one_by_one.balance(), all_at_once.balance())
@@ -284,7 +286,7 @@ class SettlementProperties(TestCase):
     ):
         history = History(self, small_caps_protocol(enrollment_cap, year_cap))
         for n, attended in enumerate(sessions):
-            services.attendance_record(
+            recording.attendance_record(
                 patient=history.patient,
                 occurred_at=at(history.patient.clinic, day_of(n), 15),
                 session_kind="group",
@@ -297,7 +299,7 @@ class SettlementProperties(TestCase):
         history.enrollment.status = Enrollment.Status.COMPLETED
         history.enrollment.save()
         earlier = history.enrollment
-        history.enrollment = services.enrollment_start(
+        history.enrollment = enrollment_start(
             patient=history.patient,
             protocol=earlier.protocol,
             start_date=day_of(history.days_used),
@@ -308,7 +310,7 @@ class SettlementProperties(TestCase):
         no_cap = 10**9
         totals = []
         for enrollment in (earlier, history.enrollment):
-            settled = services.enrollment_settle(enrollment=enrollment)
+            settled = enrollment_settle(enrollment=enrollment)
             self.assertEqual(settled.posted, [])
             awards = settled.result.awards
             total = sum(a.total_cents for a in awards)

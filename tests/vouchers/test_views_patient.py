@@ -13,7 +13,7 @@ from patients.enrollment import enrollment_set_status
 from patients.models import Correction, Enrollment, Specimen
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import services
+from vouchers import adjustments, recording
 from vouchers.selectors import wallet_get
 
 MON, WED, FRI = date(2026, 1, 5), date(2026, 1, 7), date(2026, 1, 9)
@@ -22,7 +22,7 @@ POSITIVE = {"cocaine": "positive"}
 
 
 def record(patient, day, results=NEGATIVE, by=None, hour=10):
-    return services.specimen_record(
+    return recording.specimen_record(
         patient=patient, collected_at=at(patient.clinic, day, hour), results=results, recorded_by=by
     ).specimen
 
@@ -124,7 +124,7 @@ def test_the_chart_marks_a_positive_and_has_an_accessible_name(
 def test_the_ledger_lists_each_entry_with_its_source(client, counselor, patient, enrollment):
     for day in (MON, WED, FRI):
         record(patient, day, by=counselor)
-    services.ledger_adjust(
+    adjustments.ledger_adjust(
         patient=patient, amount_cents=-500, reason="Bus pass bought at the desk", actor=counselor
     )
 
@@ -171,13 +171,13 @@ def test_queries_do_not_grow_with_the_history(client, counselor, patient, enroll
 
     record(patient, days[0], by=counselor)
     first = record(patient, days[1], POSITIVE, by=counselor)
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=first, changed_by=counselor, reason="re-read", results=NEGATIVE
     )
     few = count()
     for day in days[2:40]:
         specimen = record(patient, day, by=counselor)
-    services.specimen_correct(
+    recording.specimen_correct(
         specimen=specimen, changed_by=counselor, reason="re-read", results=POSITIVE
     )
     many = count()

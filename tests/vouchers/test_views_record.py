@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from patients.models import Attendance, Specimen
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import services
+from vouchers import protocols
 from vouchers.models import LedgerEntry, Protocol, Wallet
 
 HTMX = {"HX-Request": "true"}
@@ -303,7 +303,7 @@ def test_a_session_is_recorded_and_the_standing_shown(desk, patient, enrolled):
 
 
 def test_a_session_that_pays_shows_the_amount(desk, patient, higgins, today):
-    paying = services.protocol_new_version(protocol=higgins)
+    paying = protocols.protocol_new_version(protocol=higgins)
     paying.attendance_cents = 500
     paying.save()
     EnrollmentFactory(patient=patient, protocol=paying, start_date=today)

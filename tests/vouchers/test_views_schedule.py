@@ -10,7 +10,7 @@ from django.utils.html import strip_tags
 
 from patients.models import Enrollment, Specimen
 from tests.factories import EnrollmentFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.missed import missed_tests_mark
 
 
@@ -180,7 +180,7 @@ def excuse_url(specimen):
 
 
 def test_the_patient_page_offers_to_excuse_a_missed_test_only(desk, patient, missed):
-    services.specimen_record(
+    recording.specimen_record(
         patient=patient,
         collected_at=datetime(2026, 1, 7, 10, tzinfo=patient.clinic.tz),
         results={"cocaine": "negative"},
@@ -227,7 +227,7 @@ def test_a_second_click_says_it_is_already_excused(desk, patient, missed):
 
 
 def test_a_result_that_was_not_missed_cannot_be_excused_here(desk, patient, enrollment):
-    recorded = services.specimen_record(
+    recorded = recording.specimen_record(
         patient=patient,
         collected_at=datetime(2026, 1, 5, 10, tzinfo=patient.clinic.tz),
         results={"cocaine": "positive"},

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from cmtracker.inputs import NOTE_MAX_LENGTH
 from patients.models import Attendance
 from patients.permissions import patients_visible_to
-from vouchers import services
+from vouchers import recording
 from vouchers.api.access import AuditedReads, StaffWritesOnly, VisiblePatientField
 from vouchers.api.filters import EnrollmentRecordFilter, IsoDateTimeFilter
 from vouchers.api.recorded import AwardSerializer, award_data
@@ -95,7 +95,7 @@ class AttendanceViewSet(
         form = AttendanceRecordSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        recorded = services.attendance_record(
+        recorded = recording.attendance_record(
             patient=data["patient"],
             occurred_at=data["occurred_at"],
             session_kind=data["session_kind"],

@@ -1,6 +1,5 @@
 """Patients, their balance and their ledger, scoped through patients.permissions."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -12,9 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cmtracker.models import Clinic, User
-from cmtracker.phones import phone_e164
 from patients.models import Patient
 from patients.permissions import patient_get_or_404, patients_visible_to, staff_clinic_ids
+from patients.services import patient_create, patient_update
 from vouchers import extensions
 from vouchers.api.access import AuditedReads, StaffWritesOnly
 from vouchers.api.filters import IsoDateTimeFilter
@@ -23,7 +22,9 @@ from vouchers.selectors import reward_summary
 
 
 class PatientSerializer(serializers.ModelSerializer):
-    """In and out: the clinic and counselor must be the caller's own clinic's."""
+    """In and out: the shape of a patient, with the clinic and counselor offered from the caller's
+    own clinics. The record's rules (record number per clinic, phone number, the counselor at
+    the patient's clinic) are patients.services', which the view calls."""
 
     class Meta:
         model = Patient
@@ -43,7 +44,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
-        validators = []  # record_number per clinic is checked in validate(), on the right field
+        validators = []  # record_number per clinic is the service's, on the right field
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,30 +55,6 @@ class PatientSerializer(serializers.ModelSerializer):
         self.fields["primary_counselor"].queryset = User.objects.filter(
             memberships__clinic_id__in=clinics
         ).distinct()
-
-    def validate(self, attrs):
-        clinic = attrs.get("clinic") or getattr(self.instance, "clinic", None)
-        if clinic is None:
-            raise serializers.ValidationError({"clinic": [_("This field is required.")]})
-        if attrs.get("phone"):
-            try:
-                attrs["phone"] = phone_e164(attrs["phone"], region=clinic.phone_region)
-            except DjangoValidationError as error:
-                raise serializers.ValidationError({"phone": error.messages}) from None
-        counselor = attrs.get("primary_counselor")
-        if counselor and clinic.id not in counselor.clinic_ids:
-            raise serializers.ValidationError(
-                {"primary_counselor": [_("This counselor does not work at the patient's clinic.")]}
-            )
-        record_number = attrs.get("record_number") or getattr(self.instance, "record_number", "")
-        taken = Patient.objects.filter(clinic=clinic, record_number=record_number)
-        if self.instance is not None:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise serializers.ValidationError(
-                {"record_number": [_("Another patient of this clinic has this record number.")]}
-            )
-        return attrs
 
 
 REACH_FIELDS = {"phone", "email", "reminder_consent_sms", "reminder_consent_email", "message_style"}
@@ -196,6 +173,14 @@ class PatientViewSet(
         patient = patient_get_or_404(self.request.user, self.kwargs["pk"])
         self.check_object_permissions(self.request, patient)
         return patient
+
+    def perform_create(self, serializer):
+        serializer.instance = patient_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = patient_update(
+            patient=serializer.instance, **serializer.validated_data
+        )
 
 
 class PatientBalanceView(APIView):

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from vouchers.services import Recorded
+from vouchers.recording import Recorded
 
 
 class AwardSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from cmtracker.inputs import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
 from patients.models import Specimen, SpecimenResult
 from patients.permissions import patients_visible_to
-from vouchers import services
+from vouchers import recording
 from vouchers.api.access import AuditedReads, StaffWritesOnly, VisiblePatientField
 from vouchers.api.filters import EnrollmentRecordFilter, IsoDateTimeFilter
 from vouchers.api.recorded import AwardSerializer, award_data, notes_as_reason
@@ -105,7 +105,7 @@ class SpecimenFilter(EnrollmentRecordFilter):
         fields = ["kind", "status", "outcome"]
 
 
-def recorded_body(recorded: services.Recorded) -> dict:
+def recorded_body(recorded: recording.Recorded) -> dict:
     specimen = (
         Specimen.objects.select_related("enrollment")
         .prefetch_related("results")
@@ -152,7 +152,7 @@ class SpecimenViewSet(
         form.is_valid(raise_exception=True)
         data = form.validated_data
         try:
-            recorded = services.specimen_record(
+            recorded = recording.specimen_record(
                 patient=data["patient"],
                 collected_at=data["collected_at"],
                 kind=data["kind"],
@@ -173,7 +173,7 @@ class SpecimenViewSet(
         specimen = self.get_object()
         form = SpecimenCorrectSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        recorded = services.specimen_correct(
+        recorded = recording.specimen_correct(
             specimen=specimen, changed_by=request.user, **form.validated_data
         )
         return Response(recorded_body(recorded))

@@ -1,6 +1,6 @@
 """Bulk import of lab results from a CSV file: write the rows the preview passed, then settle.
 
-Recording one result through `services.specimen_record` settles the enrollment each time, which is
+Recording one result through `recording.specimen_record` settles the enrollment each time, which is
 right at the front desk and far too slow for a lab's file of 10,000 rows. The import instead
 judges every row at once (vouchers.labs.rows, the preview's own judgement), writes the specimens
 and their results with bulk_create in one transaction, and settles each touched enrollment once.
@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy
 from cmtracker import audit
 from cmtracker.models import Clinic
 from patients.models import Patient, Specimen, SpecimenResult
-from vouchers import notices, services
+from vouchers import notices, recording
 from vouchers.labs.rows import (
     ERROR,
     OK,
@@ -43,6 +43,7 @@ from vouchers.labs.rows import (
     rows_check,
 )
 from vouchers.models import LabImport, Wallet
+from vouchers.settlement import enrollment_settle, specimen_key
 
 ALL_OR_NOTHING = "all_or_nothing"
 SKIP_BAD_ROWS = "skip_bad_rows"
@@ -113,11 +114,11 @@ def _write_and_settle(good: list[ImportRow], actor, now: datetime) -> int:
     """Write the rows, settle each touched enrollment once (patient-id order), one notice each.
     Returns the number of enrollments settled."""
     specimens = _write(good, actor)
-    services.missed_marks_withdraw(specimens, actor)
+    recording.missed_marks_withdraw(specimens, actor)
     touched = {row.enrollment.id: row.enrollment for row in good}
     latest = {s.enrollment_id: s for s in sorted(specimens, key=_recorded_order)}
     for enrollment in sorted(touched.values(), key=lambda e: (e.patient_id, e.id)):
-        settlement = services.enrollment_settle(enrollment=enrollment, actor=actor)
+        settlement = enrollment_settle(enrollment=enrollment, actor=actor)
         _award_notice(settlement, latest[enrollment.id], now)
     return len(touched)
 
@@ -129,7 +130,7 @@ def _recorded_order(specimen: Specimen):
 def _award_notice(settlement, specimen: Specimen, now) -> None:
     """One notice per patient for an import, however many of their results it brought: what the
     latest one earned, and the balance after all of them (a backlog is not a burst of texts)."""
-    award = settlement.award_for(services.specimen_key(specimen.id))
+    award = settlement.award_for(specimen_key(specimen.id))
     notices.award_notice_queue(settlement=settlement, award=award, source=specimen, now=now)
 
 

@@ -33,7 +33,7 @@ from patients import services as clinical
 from patients.models import Enrollment, Patient, Specimen, Substance
 
 # The front desk's own checks, so an imported row is judged by exactly the same rules.
-from vouchers.services import specimen_kind_check, specimen_outcome_check
+from vouchers.recording import specimen_kind_check, specimen_outcome_check
 
 REQUIRED_COLUMNS = ("record_number", "collected_at")
 OPTIONAL_COLUMNS = ("kind", "status", "notes", "idempotency_key")

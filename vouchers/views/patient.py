@@ -24,7 +24,7 @@ from django.views.generic import FormView, TemplateView
 
 from cmtracker import audit
 from cmtracker.models import WEEKDAYS
-from patients.enrollment import enrollment_set_status
+from patients.enrollment import enrollment_schedule_set, enrollment_set_status, enrollment_start
 from patients.models import Attendance, Correction, Enrollment, Patient, Specimen, Substance
 from patients.permissions import (
     ClinicTimeMixin,
@@ -40,13 +40,9 @@ from vouchers.missed import missed_test_excuse
 from vouchers.models import LedgerEntry
 from vouchers.patient_forms import EnrollForm, EnrollmentScheduleForm, EnrollmentStatusForm
 from vouchers.presenters import person
+from vouchers.recording import specimen_correct
 from vouchers.selectors import reward_summary, wallet_get
-from vouchers.services import (
-    enrollment_events,
-    enrollment_schedule_set,
-    enrollment_start,
-    specimen_correct,
-)
+from vouchers.settlement import enrollment_events
 from vouchers.templatetags.money import dollars
 
 OUTCOME_CLASS = {

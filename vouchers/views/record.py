@@ -1,7 +1,7 @@
 """The front desk: who is due today, and recording a test or a session with the reward said at once.
 
 Thin views: scope the patient through patients.permissions, validate with a form, call the
-service, render what the patient earned. Every rule is in vouchers.services and vouchers.engine.
+service, render what the patient earned. Every rule is in vouchers.recording and vouchers.engine.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from patients.permissions import (
     patient_get_or_404,
     staff_clinic_ids,
 )
-from vouchers import engine, extensions, services
+from vouchers import engine, extensions, recording
 from vouchers.award_notes import award_note
 from vouchers.forms import AttendanceForm, SpecimenForm, errors_onto_form
 from vouchers.schedule import scheduled_days_between
@@ -229,7 +229,7 @@ def standing_now(patient: Patient, clinic: Clinic) -> Standing:
     )
 
 
-def standing_after(recorded: services.Recorded) -> Standing:
+def standing_after(recorded: recording.Recorded) -> Standing:
     settlement = recorded.settlement
     protocol = settlement.enrollment.protocol
     award = recorded.award
@@ -304,7 +304,7 @@ class _RecordView(StaffRequiredMixin, View):
     def form(self, data=None):
         raise NotImplementedError
 
-    def record(self, form) -> services.Recorded:
+    def record(self, form) -> recording.Recorded:
         raise NotImplementedError
 
     def page(self, form, standing, status=200):
@@ -372,9 +372,9 @@ class SpecimenRecordView(_RecordView):
         protocol = self.enrollment.protocol if self.enrollment else None
         return SpecimenForm(data, clinic=self.patient.clinic, protocol=protocol)
 
-    def record(self, form) -> services.Recorded:
+    def record(self, form) -> recording.Recorded:
         data = form.cleaned_data
-        return services.specimen_record(
+        return recording.specimen_record(
             patient=self.patient,
             collected_at=data["collected_at"],
             kind=data["kind"],
@@ -392,9 +392,9 @@ class AttendanceRecordView(_RecordView):
     def form(self, data=None):
         return AttendanceForm(data, clinic=self.patient.clinic)
 
-    def record(self, form) -> services.Recorded:
+    def record(self, form) -> recording.Recorded:
         data = form.cleaned_data
-        return services.attendance_record(
+        return recording.attendance_record(
             patient=self.patient,
             occurred_at=data["occurred_at"],
             session_kind=data["session_kind"],

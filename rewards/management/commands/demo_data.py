@@ -41,10 +41,11 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cmtracker.models import Clinic, Membership, User
+from patients.enrollment import enrollment_schedule_set, enrollment_start
 from patients.models import Attendance, Enrollment, Patient, Specimen
 from rewards.catalog import catalog_item_create
 from rewards.models import CatalogItem
-from vouchers import engine, services
+from vouchers import engine, recording
 from vouchers.models import Protocol
 from vouchers.schedule import scheduled_days
 
@@ -460,8 +461,12 @@ class DemoLoader:
                 "reminder_evening_before",
             ]
         )
-        enrollment.session_weekdays = [(enrollment.start_date.weekday() + 1) % 7]
-        enrollment.save(update_fields=["session_weekdays"])
+        enrollment_schedule_set(
+            enrollment=enrollment,
+            test_weekdays=enrollment.weekdays,
+            session_weekdays=[(enrollment.start_date.weekday() + 1) % 7],
+            actor=None,
+        )
 
     def enrollment(self, patient: Patient, demo: DemoPatient, today: date) -> Enrollment:
         """Enrolled on its start day, today's weekday some weeks back, with test weekdays counted
@@ -472,13 +477,18 @@ class DemoLoader:
         start = today - timedelta(weeks=demo.weeks_ago)
         self.created["enrollments"] += 1
         with self.entered_at(self.moment(start, time(8, 0))):
-            enrollment = services.enrollment_start(
+            enrollment = enrollment_start(
                 patient=patient,
                 protocol=Protocol.objects.get(slug=demo.protocol, is_current=True),
                 start_date=start,
             )
-            enrollment.test_weekdays = sorted((today.weekday() + d) % 7 for d in demo.test_days)
-            enrollment.save(update_fields=["test_weekdays"])
+            enrollment = enrollment_schedule_set(
+                enrollment=enrollment,
+                test_weekdays=[(today.weekday() + d) % 7 for d in demo.test_days],
+                session_weekdays=[],
+                actor=None,
+                today=start,
+            )
         return enrollment
 
     def history(
@@ -523,7 +533,7 @@ class DemoLoader:
                 what()
 
     def test_record(self, protocol, patient, demo, n: int, test, collected_at) -> None:
-        recorded = services.specimen_record(
+        recorded = recording.specimen_record(
             patient=patient,
             collected_at=collected_at,
             status=STATUS_OF.get(test.outcome, Specimen.Status.TESTED),
@@ -539,7 +549,7 @@ class DemoLoader:
         specimen = self.specimens[fix.n]
         if specimen.corrections.exists():
             return
-        services.specimen_correct(
+        recording.specimen_correct(
             specimen=specimen,
             changed_by=patient.primary_counselor,
             reason=fix.reason,
@@ -565,7 +575,7 @@ class DemoLoader:
 
     def group_record(self, patient, demo, week: int, day: date, missed: bool) -> None:
         """The evening group, the day after each week's start; about one in eight is missed."""
-        recorded = services.attendance_record(
+        recorded = recording.attendance_record(
             patient=patient,
             occurred_at=self.moment(day, GROUP_AT),
             session_kind=Attendance.SessionKind.GROUP,

@@ -15,7 +15,8 @@ from messaging.models import Notification
 from patients.models import Specimen, SpecimenResult
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
-from vouchers import services
+from vouchers import recording
+from vouchers.labs import importer
 from vouchers.labs.importer import lab_import_apply
 from vouchers.labs.rows import OK, lab_import_preview
 from vouchers.missed import missed_tests_mark
@@ -92,7 +93,7 @@ def test_each_bad_row_is_reported_and_all_or_nothing_writes_nothing(
 
 
 def test_a_result_already_recorded_is_a_duplicate(alice, counselor):
-    services.specimen_record(
+    recording.specimen_record(
         patient=alice,
         collected_at=at(alice.clinic, date(2026, 1, 6), 9),
         results={"cocaine": "negative"},
@@ -106,7 +107,7 @@ def test_a_result_already_recorded_is_a_duplicate(alice, counselor):
 
 
 def test_a_used_idempotency_key_is_an_error(alice, counselor):
-    services.specimen_record(
+    recording.specimen_record(
         patient=alice,
         collected_at=at(alice.clinic, date(2026, 1, 8)),
         results={"cocaine": "negative"},
@@ -185,7 +186,7 @@ def by_hand(patient, text: str) -> None:
     """Record the good rows of `text` one by one at the front desk."""
     for row in lab_import_preview(clinic=patient.clinic, text=text).rows:
         if row.status == "ok":
-            services.specimen_record(
+            recording.specimen_record(
                 patient=patient,
                 collected_at=row.collected_at,
                 kind=row.kind,
@@ -205,9 +206,9 @@ def test_skip_bad_rows_writes_exactly_the_good_rows_and_earns_what_recording_by_
     twin = PatientFactory(clinic=clinic, record_number="T1")
     EnrollmentFactory(patient=twin, protocol=higgins, start_date=date(2026, 1, 5))
     settled = []
-    real_settle = services.enrollment_settle
+    real_settle = importer.enrollment_settle
     monkeypatch.setattr(
-        services,
+        importer,
         "enrollment_settle",
         lambda **kw: settled.append(kw["enrollment"].id) or real_settle(**kw),
     )
@@ -215,7 +216,7 @@ def test_skip_bad_rows_writes_exactly_the_good_rows_and_earns_what_recording_by_
     report = lab_import_apply(
         clinic=clinic, text=results_file("A1", bad=True), actor=counselor, mode="skip_bad_rows"
     )
-    monkeypatch.setattr(services, "enrollment_settle", real_settle)
+    monkeypatch.setattr(importer, "enrollment_settle", real_settle)
     by_hand(twin, results_file("T1", bad=True))
 
     assert report.totals == {

@@ -16,7 +16,7 @@ from django.utils import timezone
 from messaging.models import Notification
 from patients.models import Specimen
 from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory, UserFactory
-from vouchers import services
+from vouchers import recording
 from vouchers.forms import SpecimenForm
 from vouchers.labs import importer
 from vouchers.labs.importer import (
@@ -178,7 +178,7 @@ def test_a_row_recorded_meanwhile_is_reported_and_a_resumed_job_still_writes_eve
 
     def check_then_the_front_desk_records_one(job, lines):
         check(job, lines)
-        services.specimen_record(
+        recording.specimen_record(
             patient=patients[0],
             collected_at=datetime(2026, 1, 6, 9, tzinfo=clinic.tz),
             results={"cocaine": "negative"},
