@@ -28,7 +28,7 @@ from patients.services import PATIENT_FIELDS, patient_create, patient_update, pa
 class EnrollmentInline(admin.TabularInline):
     model = Enrollment
     extra = 0
-    fields = ["protocol", "start_date", "end_date", "status", "misses_from"]
+    fields = ["protocol_id", "start_date", "end_date", "status", "misses_from"]
     readonly_fields = fields
     show_change_link = True
 
@@ -107,9 +107,9 @@ class EnrollmentAdmin(ClinicScopedAdmin, AuditedAdmin):
     be marked missed; a form edit here would skip them (a past start, a cleared end date)."""
 
     clinic_path = "patient__clinic"
-    list_display = ["patient", "protocol", "start_date", "status"]
-    list_filter = ["status", "protocol"]
-    list_select_related = ["patient", "protocol"]
+    list_display = ["patient", "protocol_id", "start_date", "status"]
+    list_filter = ["status"]
+    list_select_related = ["patient"]
 
     def has_add_permission(self, request):
         return False
@@ -147,7 +147,7 @@ class SpecimenAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "collected_at", "kind", "status", "outcome", "recorded_by"]
     list_filter = ["outcome", "status", "kind"]
-    list_select_related = ["enrollment__patient", "enrollment__protocol", "recorded_by"]
+    list_select_related = ["enrollment__patient", "recorded_by"]
     inlines = [ResultInline, CorrectionInline]
 
 
@@ -157,7 +157,7 @@ class AttendanceAdmin(ClinicScopedAdmin, AuditedAdmin, ReadOnlyAdmin):
     audit_patient = "enrollment.patient_id"
     list_display = ["enrollment", "occurred_at", "session_kind", "status", "recorded_by"]
     list_filter = ["status", "session_kind"]
-    list_select_related = ["enrollment__patient", "enrollment__protocol", "recorded_by"]
+    list_select_related = ["enrollment__patient", "recorded_by"]
     inlines = [CorrectionInline]
 
 

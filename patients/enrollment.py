@@ -138,7 +138,7 @@ def drawing_enrollment(patient: Patient) -> Enrollment | None:
     """The enrollment whose bowl and caps the patient's draws are made under: the open one, or
     when none is open the latest one, so draws that a late result earned on a completed
     enrollment can still be drawn."""
-    enrollments = patient.enrollments.select_related("protocol")
+    enrollments = patient.enrollments.all()
     return (
         enrollments.filter(status__in=Enrollment.OPEN_STATUSES).first()
         or enrollments.order_by("-start_date", "-id").first()

@@ -1,7 +1,8 @@
 """The clinical record: who is in treatment, what was collected, who came to a session.
 
-Nothing here knows about vouchers. An Enrollment names its protocol by a lazy reference only, and
-the outcome of a specimen is decided by the vouchers app's engine, which knows the protocol.
+Nothing here knows about vouchers. An Enrollment names its protocol by id only (vouchers attaches
+the Protocol when it reads one), and the outcome of a specimen is decided by the vouchers app's
+engine, which knows the protocol.
 """
 
 from datetime import date, time, timedelta
@@ -145,9 +146,10 @@ class Enrollment(models.Model):
     OPEN_STATUSES = (Status.ACTIVE, Status.PAUSED)
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrollments")
-    protocol = models.ForeignKey(
-        "vouchers.Protocol", on_delete=models.PROTECT, related_name="enrollments"
-    )
+    # The protocol version (a vouchers.Protocol) by its id: the clinical record does not depend on
+    # the earning app. The database still holds the foreign key made by migration 0001, so an id
+    # that names no protocol, or deleting a protocol in use, is refused there.
+    protocol_id = models.BigIntegerField(db_index=True)
     start_date = models.DateField(help_text=_("Week 1 of the protocol starts on this day."))
     end_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -191,7 +193,24 @@ class Enrollment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.patient} · {self.protocol} from {self.start_date}"
+        protocol = getattr(self, "_protocol", None) or f"protocol {self.protocol_id}"
+        return f"{self.patient} · {protocol} from {self.start_date}"
+
+    @property
+    def protocol(self):
+        """The protocol version, once the earning app attached it (vouchers.models.
+        protocols_attach, or the `protocol=` given when the enrollment was made)."""
+        try:
+            return self._protocol
+        except AttributeError:
+            raise LookupError(
+                f"enrollment {self.pk}: attach its protocol first (vouchers.models)"
+            ) from None
+
+    @protocol.setter
+    def protocol(self, protocol) -> None:
+        self._protocol = protocol
+        self.protocol_id = protocol.pk
 
     def misses_start_after(self, day: date) -> None:
         """Test days up to `day` (the clinic's today) are never marked missed from now on."""

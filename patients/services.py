@@ -160,7 +160,7 @@ def enrollment_for(*, patient: Patient, day: date, field: str = "collected_at") 
     """The patient's enrollment whose dates contain `day`, whatever its status now, or a clear
     error. A result collected during an enrollment belongs to it even when it arrives after the
     enrollment was paused, completed or withdrawn: it is recorded and settled there."""
-    enrollments = list(patient.enrollments.select_related("protocol", "patient__clinic"))
+    enrollments = list(patient.enrollments.select_related("patient__clinic"))
     return enrollment_at(enrollments=enrollments, day=day, field=field)
 
 

@@ -1,9 +1,8 @@
 from django.urls import path
 
-from patients import audit_views, views
+from patients import audit_views
 
 urlpatterns = [
-    path("patients/", views.PatientListView.as_view(), name="patient-list"),
     path("patients/<int:pk>/audit/", audit_views.AuditTrailView.as_view(), name="patient-audit"),
     path(
         "patients/<int:pk>/audit.csv",

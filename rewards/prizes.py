@@ -25,7 +25,7 @@ from rewards.models import CatalogItem, PrizeDraw, StockMovement
 from rewards.selectors import prize_cap_room
 from vouchers import engine
 from vouchers.ledger import wallet_lock
-from vouchers.models import LedgerEntry, PrizeTier
+from vouchers.models import LedgerEntry, PrizeTier, protocol_attach
 
 # The tier that wins nothing; also what a capped draw falls back to when no prize fits.
 GOOD_JOB = "good job"
@@ -85,6 +85,8 @@ def _draws_by_key(patient: Patient, key: str) -> list[PrizeDraw] | None:
 
 def _prize_enrollment(patient: Patient) -> Enrollment:
     enrollment = drawing_enrollment(patient)
+    if enrollment is not None:
+        protocol_attach(enrollment)
     if enrollment is None or enrollment.protocol.kind != engine.PRIZE:
         raise ValidationError({"patient": _("This patient is not enrolled in a prize protocol.")})
     if not sum(t["slips"] for t in enrollment.protocol.bowl):

@@ -18,7 +18,7 @@ from cmtracker.models import Clinic
 from patients.models import Enrollment, Patient
 from rewards.models import CatalogItem, PrizeDraw, Redemption, StockMovement
 from vouchers.ledger import EARNING_COMPONENTS, cap_room
-from vouchers.models import LedgerEntry
+from vouchers.models import LedgerEntry, protocols_attach
 
 # --- the catalog ---------------------------------------------------------------------------------
 
@@ -199,11 +199,12 @@ def prize_cap_room(*, patient: Patient, enrollment: Enrollment, today: date) -> 
 
 def prize_cap_room_many(*, enrollments: list[Enrollment], today: date) -> dict[int, int | None]:
     """prize_cap_room of each enrollment, by enrollment id, in at most four queries however many
-    (select_related "protocol" and "patient__clinic" on the enrollments given)."""
+    (select_related "patient__clinic" on the enrollments given)."""
     return _cap_rooms([(e.patient, e) for e in enrollments], today)
 
 
 def _cap_rooms(pairs: list[tuple[Patient, Enrollment]], today: date) -> dict[int, int | None]:
+    protocols_attach([e for _p, e in pairs])
     year = today.year
     year_capped = [(p, e) for p, e in pairs if e.protocol.year_cap_cents is not None]
     enrollment_capped = [e for _p, e in pairs if e.protocol.enrollment_cap_cents is not None]

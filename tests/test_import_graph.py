@@ -32,16 +32,6 @@ RANK = {"cmtracker": 0, "patients": 1, "messaging": 2, "vouchers": 3, "rewards":
 # The project wiring: these modules put the apps together, so they may name any of them.
 WIRING = {"cmtracker.settings", "cmtracker.urls", "cmtracker.celery"}
 
-# The violations found before the other branches of the redesign are merged: removed by the
-# redesign merge (the outbox and its tasks leave cmtracker for messaging, AuditEvent.patient becomes
-# a plain id). The lead empties this set after merging; an entry that no longer happens fails the
-# test, so the set only ever shrinks.
-KNOWN_TODAY: set[str] = {
-    # Not yet taken up by any branch of the redesign: an enrollment names its protocol, which is
-    # the vouchers app's. The lead decides (a plain indexed id, or the protocol a floor down).
-    "model patients.Enrollment.protocol -> vouchers.Protocol",
-}
-
 
 # --- the checker ---------------------------------------------------------------------------------
 
@@ -365,8 +355,7 @@ def test_the_codebase_has_no_import_cycle_and_points_one_way():
     found |= against_the_direction(graph)
     found |= models_against_the_direction(model_relations())
 
-    assert sorted(found - KNOWN_TODAY) == [], "new dependencies against DESIGN.md"
-    assert sorted(KNOWN_TODAY - found) == [], "gone: take these out of KNOWN_TODAY"
+    assert sorted(found) == [], "dependencies against DESIGN.md"
 
 
 def test_the_checker_sees_the_codebase():

@@ -1,10 +1,14 @@
 from django.contrib import admin, messages
 from django.db import models
+from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext_lazy as _
 
 from cmtracker.admin import ReadOnlyAdmin
 from cmtracker.admin_audit import AuditedAdmin
 from cmtracker.admin_scope import ClinicScopedAdmin
 from cmtracker.inputs import AsciiIntegerField
+from patients import admin as patients_admin
+from patients.models import Enrollment, Patient
 from vouchers.models import (
     LabImport,
     LedgerEntry,
@@ -31,6 +35,46 @@ class PhaseInline(admin.TabularInline):
 
     has_add_permission = has_change_permission
     has_delete_permission = has_change_permission
+
+
+# The clinical record names an enrollment's protocol by id; the admin shows it by name, here where
+# protocols are known (the same re-registration as patients/admin.py does for the audit log).
+class ProtocolNamed:
+    """Enrollments listed with their protocol's name and version, in the same query."""
+
+    def get_queryset(self, request):
+        protocol = Protocol.objects.filter(pk=OuterRef("protocol_id"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                protocol_label=Subquery(protocol.values("name")[:1]),
+                protocol_version=Subquery(protocol.values("version")[:1]),
+            )
+        )
+
+    @admin.display(description=_("Protocol"), ordering="protocol_label")
+    def protocol_name(self, obj) -> str:
+        return f"{obj.protocol_label} v{obj.protocol_version}"
+
+
+class EnrollmentAdmin(ProtocolNamed, patients_admin.EnrollmentAdmin):
+    list_display = ["patient", "protocol_name", "start_date", "status"]
+
+
+class EnrollmentInline(ProtocolNamed, patients_admin.EnrollmentInline):
+    fields = ["protocol_name", "start_date", "end_date", "status", "misses_from"]
+    readonly_fields = fields
+
+
+class PatientAdmin(patients_admin.PatientAdmin):
+    inlines = [EnrollmentInline]
+
+
+admin.site.unregister(Enrollment)
+admin.site.register(Enrollment, EnrollmentAdmin)
+admin.site.unregister(Patient)
+admin.site.register(Patient, PatientAdmin)
 
 
 @admin.register(ProtocolPhase)

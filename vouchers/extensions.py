@@ -31,10 +31,11 @@ from cmtracker.models import Clinic
 from patients.models import Enrollment, Patient
 from vouchers.ledger import cap_room as _cap_room
 from vouchers.ledger import earned_cents
+from vouchers.models import protocol_attach
 
 
 def _earnings_cap_room(*, patient: Patient, enrollment: Enrollment, today: date) -> int | None:
-    protocol = enrollment.protocol
+    protocol = protocol_attach(enrollment).protocol
     return _cap_room(
         protocol,
         year_used=earned_cents(patient=patient, event_year=today.year)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cmtracker.inputs import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
 from patients.models import Attendance, Patient, Specimen, SpecimenResult, Substance
+from vouchers.models import protocol_attach
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -159,7 +160,7 @@ class SpecimenCorrectionForm(SpecimenFields):
     def __init__(self, *args, specimen: Specimen, **kwargs):
         clinic = specimen.enrollment.patient.clinic
         results = {r.substance: r.result for r in specimen.results.all()}
-        panel = panel_for(specimen.enrollment.protocol)
+        panel = panel_for(protocol_attach(specimen.enrollment).protocol)
         panel += [s for s in results if s not in panel]
         kwargs.setdefault(
             "initial",

@@ -141,6 +141,28 @@ class Protocol(models.Model):
         )
 
 
+def protocols_attach(enrollments, *, phases: bool = True) -> list[Enrollment]:
+    """Attach to each enrollment its Protocol: one query for the protocols (and one for their
+    phases, which `rules()` reads), whatever the number of enrollments. The clinical record names
+    a protocol by id only (patients does not depend on vouchers), so whoever reads
+    `enrollment.protocol` attaches it first. Returns the enrollments as a list."""
+    enrollments = list(enrollments)
+    missing = {e.protocol_id for e in enrollments if getattr(e, "_protocol", None) is None}
+    if missing:
+        protocols = Protocol.objects.prefetch_related("phases") if phases else Protocol.objects
+        found = protocols.in_bulk(missing)
+        for enrollment in enrollments:
+            if getattr(enrollment, "_protocol", None) is None:
+                enrollment.protocol = found[enrollment.protocol_id]
+    return enrollments
+
+
+def protocol_attach(enrollment: Enrollment) -> Enrollment:
+    """`protocols_attach` for one enrollment."""
+    protocols_attach([enrollment])
+    return enrollment
+
+
 class ProtocolPhase(models.Model):
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="phases")
     first_week = models.PositiveIntegerField(default=1)

@@ -27,6 +27,7 @@ from messaging.models import Notification
 from messaging.notifications import notification_queue
 from patients.models import Enrollment, Patient
 from vouchers import engine
+from vouchers.models import protocol_attach
 from vouchers.templatetags.days import long_day
 from vouchers.templatetags.money import dollars
 
@@ -252,7 +253,7 @@ def award_notice_queue(*, settlement, award: engine.Award | None, source, now: d
 def _award_detailed(settlement, award: engine.Award, *, is_session: bool) -> str:
     """ "Clinic: You earned $X. Your balance is $Y. Your next negative test earns $Z." """
     enrollment = settlement.enrollment
-    is_prize = enrollment.protocol.kind == engine.PRIZE
+    is_prize = protocol_attach(enrollment).protocol.kind == engine.PRIZE
     wallet = settlement.wallet
     # The next negative after this one, every cap counted (Settlement.next_award).
     promise = promise_from(is_prize=is_prize, award=settlement.next_award(award.day))

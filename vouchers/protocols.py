@@ -4,13 +4,14 @@ version, and each enrollment keeps the version it enrolled under. The Django adm
 
 from django.db import transaction
 
+from patients.models import Enrollment
 from vouchers.models import Protocol, ProtocolPhase
 
 
 def protocol_in_use(protocol: Protocol | None) -> bool:
     """Whether an enrollment (of any status) was made under `protocol`: then its amounts are a
     promise, never edited."""
-    return protocol is not None and protocol.enrollments.exists()
+    return protocol is not None and Enrollment.objects.filter(protocol_id=protocol.pk).exists()
 
 
 def protocol_new_version(*, protocol: Protocol) -> Protocol:

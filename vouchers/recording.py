@@ -22,7 +22,7 @@ from patients import services as clinical
 from patients.models import Attendance, Patient, Specimen
 from vouchers import engine, notices
 from vouchers.ledger import wallet_lock
-from vouchers.models import Protocol
+from vouchers.models import Protocol, protocol_attach
 from vouchers.settlement import Settlement, attendance_key, enrollment_settle, specimen_key
 
 
@@ -102,7 +102,7 @@ def specimen_record(
         patient=patient, day=patient.clinic.local_date(collected_at)
     )
     outcome, secondary_negative = specimen_outcome_check(
-        enrollment.protocol, status, results, notes
+        protocol_attach(enrollment).protocol, status, results, notes
     )
     try:
         with transaction.atomic():
@@ -242,7 +242,7 @@ def specimen_correct(
         enrollment=enrollment, day=enrollment.patient.clinic.local_date(collected_at)
     )
     outcome, secondary_negative = specimen_outcome_check(
-        enrollment.protocol, status, results, notes
+        protocol_attach(enrollment).protocol, status, results, notes
     )
     with transaction.atomic():
         wallet_lock(patient=enrollment.patient)

@@ -8,7 +8,7 @@ from django.db.models import Count, F, Q, Sum
 from patients.models import Enrollment, Patient
 from vouchers import engine, extensions
 from vouchers.ledger import earned_cents, earned_elsewhere_by_year
-from vouchers.models import LedgerEntry, Wallet
+from vouchers.models import LedgerEntry, Wallet, protocol_attach
 from vouchers.schedule import next_negative_award
 from vouchers.settlement import enrollment_events
 
@@ -110,14 +110,14 @@ def reward_summary(*, patient: Patient, today: date) -> RewardSummary:
     wallet = wallet_get(patient=patient)
     enrollment = (
         patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
-        .select_related("protocol", "patient__clinic")
-        .prefetch_related("protocol__phases", "specimens", "attendance")
+        .select_related("patient__clinic")
+        .prefetch_related("specimens", "attendance")
         .first()
     )
     earned_this_year = earned_cents(patient=patient, event_year=today.year)
     if enrollment is None:
         return RewardSummary(None, wallet, None, earned_this_year, None)
-    rules = enrollment.protocol.rules()
+    rules = protocol_attach(enrollment).protocol.rules()
     events = enrollment_events(enrollment)
     # Only the year cap counts other enrollments; without one, save the query.
     elsewhere = earned_elsewhere_by_year(enrollment) if rules.year_cap_cents is not None else {}

@@ -22,7 +22,7 @@ from cmtracker import audit
 from patients.models import Enrollment
 from vouchers import engine
 from vouchers.ledger import earned_elsewhere_by_year, wallet_lock
-from vouchers.models import LedgerEntry, Wallet
+from vouchers.models import LedgerEntry, Wallet, protocol_attach
 from vouchers.schedule import next_negative_award
 
 CREDIT_KIND = {
@@ -189,10 +189,8 @@ def enrollment_settle(*, enrollment: Enrollment, actor=None) -> Settlement:
     """
     with transaction.atomic():
         wallet = wallet_lock(patient=enrollment.patient)
-        enrollment = (
-            Enrollment.objects.select_related("protocol", "patient__clinic")
-            .prefetch_related("protocol__phases")
-            .get(pk=enrollment.pk)
+        enrollment = protocol_attach(
+            Enrollment.objects.select_related("patient__clinic").get(pk=enrollment.pk)
         )
         events = enrollment_events(enrollment)
         elsewhere = earned_elsewhere_by_year(enrollment)

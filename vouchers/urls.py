@@ -1,8 +1,9 @@
 from django.urls import path
 
-from vouchers.views import patient, portal, record
+from vouchers.views import patient, patient_list, portal, record
 
 urlpatterns = [
+    path("patients/", patient_list.PatientListView.as_view(), name="patient-list"),
     path("today/", record.TodayView.as_view(), name="today"),
     path(
         "patients/<int:pk>/specimens/new/",

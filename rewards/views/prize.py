@@ -34,7 +34,7 @@ from rewards import prizes
 from rewards.models import CatalogItem, PrizeDraw
 from rewards.selectors import prize_cap_room
 from vouchers import engine
-from vouchers.models import PrizeTier
+from vouchers.models import PrizeTier, protocol_attach
 from vouchers.presenters import person
 from vouchers.selectors import wallet_get
 
@@ -126,6 +126,8 @@ def cabinet(patient: Patient, drawn_key: str = "") -> Cabinet:
     draws (with who drew and what was claimed), and the cabinet's prize items.
     """
     enrollment = drawing_enrollment(patient)
+    if enrollment is not None:
+        protocol_attach(enrollment)
     is_prize = enrollment is not None and enrollment.protocol.kind == engine.PRIZE
     wallet = wallet_get(patient=patient)
     cap = None

@@ -16,7 +16,7 @@ from rewards.models import PrizeDraw, StockMovement
 from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory, preset_protocol
 from vouchers import protocols, recording
-from vouchers.models import LedgerEntry, Wallet
+from vouchers.models import LedgerEntry, Wallet, protocols_attach
 from vouchers.selectors import ledger_verify
 from vouchers.settlement import enrollment_settle
 
@@ -477,10 +477,8 @@ def test_the_cap_room_of_many_enrollments_is_each_ones_in_a_fixed_number_of_quer
     )
     capped = capped_fishbowl(patient, year_cap_cents=2050, enrollment_cap_cents=10000)
     won(patient, counselor, LARGE)
-    enrollments = list(
-        Enrollment.objects.filter(pk__in=[capped.pk, uncapped.pk]).select_related(
-            "protocol", "patient__clinic"
-        )
+    enrollments = protocols_attach(
+        Enrollment.objects.filter(pk__in=[capped.pk, uncapped.pk]).select_related("patient__clinic")
     )
     today = patient.clinic.local_date(timezone.now())  # the draws' year
     with django_assert_max_num_queries(4):

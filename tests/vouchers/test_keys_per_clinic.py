@@ -163,7 +163,7 @@ def test_a_key_used_at_another_clinic_makes_new_prize_draws(
     va = preset_protocol("va-prize")
     monday = date(2026, 1, 5)
     EnrollmentFactory(patient=patient, protocol=va, start_date=monday)
-    theirs.enrollments.update(protocol=va)
+    theirs.enrollments.update(protocol_id=va.pk)
     panel = dict.fromkeys(["cocaine", "amphetamine", "methamphetamine"], "negative")
     for someone in (patient, theirs):
         recording.specimen_record(

@@ -330,7 +330,7 @@ def test_a_counselor_enrols_a_patient(client, counselor, patient, higgins):
     )
 
     enrollment = patient.enrollments.get()
-    assert (enrollment.protocol, enrollment.start_date) == (higgins, date(2026, 11, 2))
+    assert (enrollment.protocol_id, enrollment.start_date) == (higgins.pk, date(2026, 11, 2))
     assert enrollment.status == Enrollment.Status.ACTIVE
     assert "Enrolled in Higgins et al. 1994" in response.content.decode()
 

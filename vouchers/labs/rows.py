@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from cmtracker.models import Clinic
 from patients import services as clinical
 from patients.models import Enrollment, Patient, Specimen, Substance
+from vouchers.models import protocols_attach
 
 # The front desk's own checks, so an imported row is judged by exactly the same rules.
 from vouchers.recording import specimen_kind_check, specimen_outcome_check
@@ -257,9 +258,9 @@ def rows_check(*, clinic: Clinic, lines: list[tuple[int, dict[str, str]]]) -> li
     }
     # Every enrollment, whatever its status: a row belongs to the one its collection day is in.
     enrollments: dict[int, list[Enrollment]] = {}
-    for e in Enrollment.objects.filter(patient__in=list(patients.values())).select_related(
-        "protocol"
-    ):
+    # Only the protocols' substances are read here, not their phases.
+    found = Enrollment.objects.filter(patient__in=list(patients.values()))
+    for e in protocols_attach(found, phases=False):
         enrollments.setdefault(e.patient_id, []).append(e)
     moments = [row.collected_at for row in rows if row.collected_at]
     recorded = set()

@@ -37,7 +37,7 @@ from vouchers.award_notes import award_note
 from vouchers.charts import earnings_chart
 from vouchers.forms import ExcuseForm, SpecimenCorrectionForm, errors_onto_form
 from vouchers.missed import missed_test_excuse
-from vouchers.models import LedgerEntry
+from vouchers.models import LedgerEntry, protocol_attach, protocols_attach
 from vouchers.patient_forms import EnrollForm, EnrollmentScheduleForm, EnrollmentStatusForm
 from vouchers.presenters import person
 from vouchers.recording import specimen_correct
@@ -211,11 +211,10 @@ def history_rows(enrollment: Enrollment, awards: dict[str, engine.Award]) -> lis
 def enrollment_with_history(patient: Patient) -> Enrollment | None:
     """The open enrollment, or else the latest, with everything its history table shows."""
     corrections = Correction.objects.select_related("changed_by")
-    return (
+    enrollment = (
         Enrollment.objects.filter(patient=patient)
-        .select_related("protocol", "patient__clinic")
+        .select_related("patient__clinic")
         .prefetch_related(
-            "protocol__phases",
             Prefetch(
                 "specimens",
                 queryset=Specimen.objects.select_related("recorded_by").prefetch_related(
@@ -240,6 +239,7 @@ def enrollment_with_history(patient: Patient) -> Enrollment | None:
         )
         .first()
     )
+    return enrollment and protocol_attach(enrollment)
 
 
 def ledger_source(entry: LedgerEntry) -> str:
@@ -335,10 +335,12 @@ def specimen_get_or_404(user, pk) -> Specimen:
     """A specimen of a patient `user` may see; another clinic's specimen is a 404."""
     specimen = (
         Specimen.objects.filter(pk=pk, enrollment__patient__in=patients_visible_to(user))
-        .select_related("enrollment__protocol", "enrollment__patient__clinic", "recorded_by")
+        .select_related("enrollment__patient__clinic", "recorded_by")
         .prefetch_related("results")
         .first()
     )
+    if specimen is not None:
+        protocol_attach(specimen.enrollment)
     if specimen is None:
         raise Http404("No such specimen")
     audit.disclosed([specimen.enrollment.patient_id])  # its pages name the patient
@@ -475,11 +477,8 @@ class EnrollmentManageView(StaffRequiredMixin, ClinicTimeMixin, TemplateView):
     template_name = "vouchers/enrollment_manage.html"
 
     def open_enrollment(self) -> Enrollment | None:
-        return (
-            self.patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
-            .select_related("protocol")
-            .first()
-        )
+        enrollment = self.patient.enrollments.filter(status__in=Enrollment.OPEN_STATUSES).first()
+        return enrollment and protocol_attach(enrollment)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -503,7 +502,7 @@ class EnrollmentManageView(StaffRequiredMixin, ClinicTimeMixin, TemplateView):
         context.update(
             patient=self.patient,
             open_enrollment=open_enrollment,
-            enrollments=self.patient.enrollments.select_related("protocol"),
+            enrollments=protocols_attach(self.patient.enrollments.all()),
             Status=Enrollment.Status,
         )
         return context

@@ -24,7 +24,7 @@ from patients.models import Enrollment, Patient, Specimen
 from patients.permissions import PatientRequiredMixin, StaffRequiredMixin, patient_get_or_404
 from vouchers import charts, extensions
 from vouchers.forms import ReminderSettingsForm, errors_onto_form
-from vouchers.models import LedgerEntry
+from vouchers.models import LedgerEntry, protocol_attach
 from vouchers.reminders import reminder_settings_set
 from vouchers.schedule import scheduled_days_between
 from vouchers.selectors import reward_summary
@@ -181,7 +181,7 @@ def upcoming_test_days(enrollment: Enrollment | None, today: date, tested_today:
     if enrollment is None or enrollment.status != Enrollment.Status.ACTIVE:
         return []
     first = today + timedelta(days=1) if tested_today else today
-    rules = enrollment.protocol.rules()
+    rules = protocol_attach(enrollment).protocol.rules()
     days = scheduled_days_between(
         rules, enrollment.start_date, first, first + timedelta(weeks=4), enrollment.weekdays
     )

@@ -31,6 +31,7 @@ from patients.permissions import (
 from vouchers import engine, extensions, recording
 from vouchers.award_notes import award_note
 from vouchers.forms import AttendanceForm, SpecimenForm, errors_onto_form
+from vouchers.models import protocol_attach, protocols_attach
 from vouchers.schedule import scheduled_days_between
 from vouchers.selectors import reward_summary
 
@@ -95,9 +96,8 @@ def today_boards(clinics: list[Clinic], now: datetime) -> list[Board]:
     until = max(_day_start(today[c.id] + timedelta(days=1), c) for c in clinics)
     enrollments = (
         Enrollment.objects.filter(status=Enrollment.Status.ACTIVE, patient__clinic__in=clinics)
-        .select_related("patient", "protocol")
+        .select_related("patient")
         .prefetch_related(
-            "protocol__phases",
             Prefetch(
                 "specimens",
                 queryset=Specimen.objects.filter(collected_at__gte=since, collected_at__lt=until),
@@ -113,7 +113,7 @@ def today_boards(clinics: list[Clinic], now: datetime) -> list[Board]:
     )
     boards = {c.id: Board(clinic=c, today=today[c.id]) for c in clinics}
     rules_by_protocol: dict[int, engine.Rules] = {}
-    for enrollment in enrollments:
+    for enrollment in protocols_attach(enrollments):
         clinic = by_id[enrollment.patient.clinic_id]
         enrollment.patient.clinic = clinic  # its weekdays fall back to the clinic's: no query
         board = boards[clinic.id]
@@ -294,6 +294,8 @@ class _RecordView(StaffRequiredMixin, View):
         # The open enrollment, else the latest one: a result collected before it ended still
         # belongs to it (the service finds the enrollment by the collection day).
         self.enrollment = drawing_enrollment(self.patient)
+        if self.enrollment is not None:
+            protocol_attach(self.enrollment)
 
     def standing(self):
         """What the patient stands at now, shown beside the form while an enrollment is open."""

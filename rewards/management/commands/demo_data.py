@@ -46,7 +46,7 @@ from patients.models import Attendance, Enrollment, Patient, Specimen
 from rewards.catalog import catalog_item_create
 from rewards.models import CatalogItem
 from vouchers import engine, recording
-from vouchers.models import Protocol
+from vouchers.models import Protocol, protocol_attach
 from vouchers.schedule import scheduled_days
 
 DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - a published demo login, never a real one
@@ -471,9 +471,9 @@ class DemoLoader:
     def enrollment(self, patient: Patient, demo: DemoPatient, today: date) -> Enrollment:
         """Enrolled on its start day, today's weekday some weeks back, with test weekdays counted
         from today's: the first test day of every week is the start's weekday."""
-        enrollment = patient.enrollments.select_related("protocol").first()
+        enrollment = patient.enrollments.first()
         if enrollment is not None:
-            return enrollment
+            return protocol_attach(enrollment)
         start = today - timedelta(weeks=demo.weeks_ago)
         self.created["enrollments"] += 1
         with self.entered_at(self.moment(start, time(8, 0))):
@@ -489,7 +489,7 @@ class DemoLoader:
                 actor=None,
                 today=start,
             )
-        return enrollment
+        return protocol_attach(enrollment)
 
     def history(
         self,

@@ -1,4 +1,6 @@
-"""The counselor's patients list: search, filter, paginate; one query per page whatever its size."""
+"""The counselor's patients list: search, filter, paginate; one query per page whatever its size.
+
+It lives with the earning app because each row names the protocol of the patient's enrollment."""
 
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
@@ -8,6 +10,7 @@ from cmtracker import audit
 from patients.forms import NOT_ENROLLED, PatientFilterForm
 from patients.models import Enrollment
 from patients.permissions import StaffRequiredMixin, patients_visible_to, staff_clinic_ids
+from vouchers.models import Protocol
 
 PER_PAGE = 25
 
@@ -26,20 +29,22 @@ def current_enrollments():
 
 
 class PatientListView(StaffRequiredMixin, TemplateView):
-    template_name = "patients/patient_list.html"
+    template_name = "vouchers/patient_list.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         clinic_ids = staff_clinic_ids(self.request.user)
         form = PatientFilterForm(self.request.GET or None, clinic_ids=clinic_ids)
         current = current_enrollments()
+        protocol = Protocol.objects.filter(pk=OuterRef("current_protocol_id"))
         patients = (
             patients_visible_to(self.request.user)
             .select_related("primary_counselor")
             .annotate(
                 enrollment_status=Subquery(current.values("status")[:1]),
-                protocol_name=Subquery(current.values("protocol__name")[:1]),
-                protocol_version=Subquery(current.values("protocol__version")[:1]),
+                current_protocol_id=Subquery(current.values("protocol_id")[:1]),
+                protocol_name=Subquery(protocol.values("name")[:1]),
+                protocol_version=Subquery(protocol.values("version")[:1]),
             )
             .order_by("last_name", "first_name", "id")
         )
