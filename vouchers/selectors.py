@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, Sum, Value, When
 
-from patients.models import Enrollment, Patient
+from patients.models import Attendance, Correction, Enrollment, Patient, Specimen
 from vouchers import engine, extensions
 from vouchers.ledger import earned_cents, earned_elsewhere_by_year
 from vouchers.models import LedgerEntry, Wallet, protocol_attach
@@ -130,3 +130,37 @@ def reward_summary(*, patient: Patient, today: date) -> RewardSummary:
     remaining = extensions.cap_room(patient=patient, enrollment=enrollment, today=today)
     over = bool(rules.weeks) and engine.enrollment_week(enrollment.start_date, today) > rules.weeks
     return RewardSummary(enrollment, wallet, result, earned_this_year, remaining, over, following)
+
+
+def enrollment_with_history(patient: Patient) -> Enrollment | None:
+    """The open enrollment, or else the latest, with everything its history table shows."""
+    corrections = Correction.objects.select_related("changed_by")
+    enrollment = (
+        Enrollment.objects.filter(patient=patient)
+        .select_related("patient__clinic")
+        .prefetch_related(
+            Prefetch(
+                "specimens",
+                queryset=Specimen.objects.select_related("recorded_by").prefetch_related(
+                    "results", Prefetch("corrections", queryset=corrections)
+                ),
+            ),
+            Prefetch(
+                "attendance",
+                queryset=Attendance.objects.select_related("recorded_by").prefetch_related(
+                    Prefetch("corrections", queryset=corrections)
+                ),
+            ),
+        )
+        .order_by(
+            Case(
+                When(status__in=Enrollment.OPEN_STATUSES, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+            "-start_date",
+            "-id",
+        )
+        .first()
+    )
+    return enrollment and protocol_attach(enrollment)
