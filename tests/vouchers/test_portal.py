@@ -283,8 +283,7 @@ def test_the_portal_costs_the_same_queries_with_one_result_or_many(signed_in, pa
         negative(patient, start + timedelta(days=d))
     adjustments.ledger_adjust(patient=patient, amount_cents=-100, reason="snack", actor=None)
 
-    # One query more than before the enrollment named its protocol by id (the protocol's own).
-    assert queries_for_portal(signed_in) == short <= 21
+    assert queries_for_portal(signed_in) == short <= 20
 
 
 # --- only their own -------------------------------------------------------------------------

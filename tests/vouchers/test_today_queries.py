@@ -68,9 +68,9 @@ def test_today_costs_the_same_queries_for_10_and_200_patients(desk, clinic, higg
 def test_today_stays_within_a_small_budget(desk, clinic, higgins, django_assert_max_num_queries):
     clinic_with(clinic, higgins, 30)
 
-    # Sign-in, session and role checks take about ten; the board itself six: clinics,
-    # enrollments with patients, their protocols (named by id: a query of their own), phases,
-    # last week's tests, last week's sessions; the audit log two, whatever the number of patients
-    # listed (their clinics, one insert).
-    with django_assert_max_num_queries(18):
+    # Sign-in, session and role checks take about ten; the board itself five: clinics,
+    # enrollments with patients, their protocols with their phases (vouchers.models.
+    # protocols_attach), last week's tests, last week's sessions; the audit log two, whatever the
+    # number of patients listed (their clinics, one insert).
+    with django_assert_max_num_queries(17):
         desk.get(reverse("today"))
