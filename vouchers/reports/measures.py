@@ -118,6 +118,8 @@ class Enrollment:
     sessions: tuple[Session, ...] = ()
 
     def __post_init__(self):
+        if self.weeks is not None and self.weeks < 1:
+            raise MeasureError("a protocol lasts at least one week")
         days = [t.day for t in self.tests]
         if days != sorted(days):
             raise MeasureError("tests must be in scheduled order")
@@ -161,6 +163,8 @@ class Immediacy:
 
 def percentile(values: Iterable[T], p: int) -> T | None:
     """Nearest rank: the value at rank ceil(p / 100 * n), 1-based, of the sorted values."""
+    if not 0 <= p <= 100:
+        raise MeasureError(f"a percentile is between 0 and 100, not {p}")
     ordered = sorted(values)
     if not ordered:
         return None

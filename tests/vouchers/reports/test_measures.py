@@ -307,6 +307,8 @@ def test_within_keeps_the_tests_and_sessions_of_a_range():
             "the collection it was earned by",
         ),
         (lambda: Session(START, "late"), "unknown session status 'late'"),
+        (lambda: Enrollment(START, 0), "at least one week"),
+        (lambda: measures.percentile([1], 101), "between 0 and 100, not 101"),
         (
             lambda: Enrollment(START, 12, tuple(reversed(history("NN").tests))),
             "scheduled order",
