@@ -183,9 +183,8 @@ def redemption_request_or_replay(
                 redemption_id=redemption.pk,
                 created_by=requested_by,
             )
-            Wallet.objects.filter(pk=wallet.pk).update(
-                balance_cents=F("balance_cents") - total, updated_at=timezone.now()
-            )
+            wallet.balance_cents -= total
+            wallet.save()
             stock_changes = []
             for item_id, quantity in sorted(wanted.items()):
                 if catalog[item_id].stock is None:
@@ -232,9 +231,8 @@ def _refund(wallet: Wallet, redemption: Redemption, actor) -> None:
         redemption_id=redemption.pk,
         created_by=actor,
     )
-    Wallet.objects.filter(pk=wallet.pk).update(
-        balance_cents=F("balance_cents") + redemption.total_cents, updated_at=timezone.now()
-    )
+    wallet.balance_cents += redemption.total_cents
+    wallet.save()
     lines = redemption.lines.order_by("item_id")
     tracked = CatalogItem.objects.select_for_update().filter(
         pk__in=[line.item_id for line in lines], stock__isnull=False
