@@ -16,10 +16,17 @@ from django.test.utils import CaptureQueriesContext
 
 from patients.models import Specimen
 from tests.conftest import at
-from tests.factories import ClinicFactory, EnrollmentFactory, PatientFactory, UserFactory
+from tests.factories import (
+    ClinicFactory,
+    EnrollmentFactory,
+    PatientFactory,
+    UserFactory,
+    preset_protocol,
+)
 from vouchers import recording
 from vouchers.engine import EXCUSED, MISSED, NEGATIVE, POSITIVE
 from vouchers.missed import missed_test_excuse, missed_tests_mark
+from vouchers.models import Protocol, ProtocolPhase
 from vouchers.reports import measures
 from vouchers.reports.measures import Ratio, Session, Summary
 from vouchers.reports.selectors import clinic_enrollments, clinic_measures, report_enrollments
@@ -245,14 +252,73 @@ def test_the_first_credit_is_when_the_reward_was_posted(clinic, patient, enrollm
     assert (test.reward_posted_at, test.reward_posted_day) == (corrected_at, WED)
 
 
+def test_a_prize_protocol_s_reward_is_posted_with_its_first_draws(clinic, patient):
+    fishbowl = preset_protocol("petry-fishbowl")
+    EnrollmentFactory(patient=patient, protocol=fishbowl, start_date=MON)
+    with time_machine.travel(local(clinic, MON, 10, 5), tick=False):
+        recording.specimen_record(
+            patient=patient,
+            collected_at=at(clinic, MON),
+            results={substance: "negative" for substance in fishbowl.target_substances},
+        )
+
+    (test,) = read(clinic)[0].tests
+    assert (test.outcome, test.reward_posted_at) == (NEGATIVE, local(clinic, MON, 10, 5))
+
+
+def test_a_mark_staff_corrected_into_a_result_was_kept(clinic, patient, enrollment, counselor):
+    round_at_closing(clinic, MON)
+    mark = Specimen.objects.get(enrollment=enrollment, missed_day=MON)
+    # The sample had been collected; it was keyed into the mark itself the next morning.
+    with time_machine.travel(local(clinic, TUE, 9), tick=False):
+        recording.specimen_correct(
+            specimen=mark,
+            changed_by=counselor,
+            reason="The sample was collected; typed in late",
+            status="tested",
+            results={"cocaine": "negative"},
+        )
+
+    (test,) = read(clinic)[0].tests
+    assert (test.outcome, test.auto_missed) == (NEGATIVE, False)
+
+
+def test_an_open_ended_protocol_has_no_weeks_and_the_curve_ends_at_the_furthest_week(
+    clinic, patient
+):
+    EnrollmentFactory(patient=patient, protocol=open_ended(), start_date=MON)
+    result(patient, at(clinic, MON), local(clinic, MON, 11))
+    result(patient, at(clinic, WED2), local(clinic, WED2, 11))
+
+    (record,) = read(clinic)
+    got = clinic_measures(clinic=clinic, first=MON, last=date(2026, 3, 29))
+
+    assert record.weeks is None
+    assert got.retention_curve == [(1, Ratio(1, 1)), (2, Ratio(1, 1))]
+    assert got.completion == Ratio(0, 0)  # open-ended protocols are in neither count
+
+
 # --- the query budget -------------------------------------------------------------------------
 
 
+def open_ended():
+    """A flat $1 a negative for as long as the clinic keeps the patient: one open-ended phase."""
+    protocol, made = Protocol.objects.get_or_create(
+        slug="open-ended",
+        defaults={"name": "Open-ended", "kind": "voucher", "target_substances": ["cocaine"]},
+    )
+    if made:
+        ProtocolPhase.objects.create(protocol=protocol, last_week=None, start_cents=100)
+    return protocol
+
+
 def enrolled(clinic, higgins, count: int) -> None:
-    """`count` more patients, each with a negative and a positive test and a session."""
-    for _ in range(count):
+    """`count` more patients, each with a negative and a positive test and a session, under three
+    protocols in turn (one open-ended)."""
+    protocols = [higgins, preset_protocol("silverman-1996"), open_ended()]
+    for i in range(count):
         patient = PatientFactory(clinic=clinic)
-        EnrollmentFactory(patient=patient, protocol=higgins, start_date=MON)
+        EnrollmentFactory(patient=patient, protocol=protocols[i % 3], start_date=MON)
         result(patient, at(clinic, MON), local(clinic, MON, 11))
         result(patient, at(clinic, WED), local(clinic, WED, 11), outcome="positive")
         session(patient, local(clinic, TUE2, 14))
@@ -275,6 +341,6 @@ def test_the_reads_cost_the_same_queries_for_2_and_20_enrollments(clinic, higgin
     assert all(len(r.tests) == 2 and len(r.sessions) == 1 for r in records)
     assert all(r.tests[0].reward_posted_at is not None for r in records)
 
-    # Enrollments with patients and clinics, protocols with phases, specimens, first rewards,
-    # sessions.
+    # Enrollments with patients and clinics, protocols with phases (however many protocols),
+    # specimens, first rewards, sessions.
     assert few == many == 5
