@@ -59,12 +59,14 @@ def report_enrollments(
     specimens = _specimens(chosen)
     posted = _rewards_posted(chosen)
     sessions = _sessions(chosen)
+    protocols = {e.protocol_id: e.protocol for e in read}
+    weeks = {pk: protocol.rules().weeks for pk, protocol in protocols.items()}
     result = []
     for enrollment in read:
         clinic = enrollment.patient.clinic
         record = measures.Enrollment(
             start=enrollment.start_date,
-            weeks=enrollment.protocol.rules().weeks,
+            weeks=weeks[enrollment.protocol_id],
             tests=tuple(
                 _scheduled_test(s, posted.get(s.pk), clinic) for s in specimens[enrollment.pk]
             ),
