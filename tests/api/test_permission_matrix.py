@@ -109,6 +109,12 @@ MATRIX = [
     ),
     ("post", "/api/v1/redemptions/{requested}/cancel/", None, [401, 200, 404, 200, 404, 200, 404]),
     ("post", "/api/v1/redemptions/{approved}/handover/", None, [401, 403, 403, 200, 404, 200, 403]),
+    (
+        "get",
+        "/api/v1/reports/clinics/{clinic}/measures/?first=2026-01-01&last=2026-01-31",
+        None,
+        [401, 404, 404, 404, 404, 200, 404],
+    ),
     ("post", "/api/v1/imports/lab-results/", _import_body, [401, 403, 403, 200, 400, 200, 403]),
     ("get", "/api/v1/imports/lab-results/{lab_import}/", None, [401, 403, 403, 200, 404, 200, 403]),
 ]
@@ -165,6 +171,7 @@ def test_each_persona_gets_the_answer_it_should(
     ).attendance
     url = path.format(
         patient=patient.id,
+        clinic=clinic.id,
         specimen=negative.id,
         requested=requested.id,
         approved=approved.id,

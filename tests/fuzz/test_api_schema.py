@@ -135,6 +135,7 @@ def persona(request, clinic, counselor, clinic_admin, patient_user, enrollment, 
         "/patients/": [patient_id],
         "/specimens/": [negative.pk],
         "/protocols/": [higgins.pk],
+        "/reports/clinics/": [clinic.pk],
         "patient": [patient_id],
         "enrollment": [enrollment.pk],
     }
@@ -151,12 +152,14 @@ def _known(key: str) -> list[int]:
 
 def _flatmap_path_parameters(context, path_parameters):
     path = context.operation.path if context.operation else ""
-    ids = next((_known(k) for k in ("/patients/", "/specimens/", "/protocols/") if k in path), [])
-    if not isinstance(path_parameters, dict) or "id" not in path_parameters or not ids:
+    prefixes = ("/patients/", "/specimens/", "/protocols/", "/reports/clinics/")
+    ids = next((_known(k) for k in prefixes if k in path), [])
+    name = "clinic_id" if "/reports/clinics/" in path else "id"
+    if not isinstance(path_parameters, dict) or name not in path_parameters or not ids:
         return st.just(path_parameters)
     return st.one_of(
         st.just(path_parameters),
-        st.sampled_from(ids).map(lambda pk: {**path_parameters, "id": pk}),
+        st.sampled_from(ids).map(lambda pk: {**path_parameters, name: pk}),
     )
 
 

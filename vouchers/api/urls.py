@@ -7,6 +7,7 @@ from vouchers.api import (
     auth,
     patients,
     protocols,
+    reports,
     specimens,
 )
 from vouchers.labs import api as labs_api
@@ -31,6 +32,11 @@ urlpatterns = [
         "v1/patients/<int:pk>/ledger/",
         patients.PatientLedgerView.as_view(),
         name="api-patient-ledger",
+    ),
+    path(
+        "v1/reports/clinics/<int:clinic_id>/measures/",
+        reports.ClinicMeasuresView.as_view(),
+        name="api-report-clinic-measures",
     ),
     path("v1/imports/lab-results/", labs_api.LabImportView.as_view(), name="api-lab-import"),
     path(
