@@ -139,7 +139,7 @@ def test_every_api_resource_logs_one_read_per_patient_it_returns(records, named,
             status=LabImport.Status.DONE,
             expires_at=at(named[0].clinic, date(2026, 1, 7)),
         )
-        url = path.format(**{**records, "lab_import": lab_import.pk})
+        url = path.format(**{**records, "lab_import": lab_import.pk, "clinic": named[0].clinic_id})
         shown, logged, response = _read(lambda url=url: client.get(url), named)
         # An answer is about the patients it names, it gives the id of ("patient": 7), or whose
         # resource it is (/patients/7/ledger/).
