@@ -2,8 +2,6 @@
 
 from datetime import timedelta
 
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
@@ -12,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cmtracker.models import Clinic
-from patients.permissions import is_clinic_admin, staff_clinic_ids
+from patients.permissions import admin_clinics, clinic_choose
 from vouchers.reports.measures import Ratio
 from vouchers.reports.selectors import clinic_measures
 
@@ -146,11 +144,7 @@ class ClinicMeasuresView(APIView):
         responses=ClinicMeasuresSerializer,
     )
     def get(self, request, clinic_id):
-        if clinic_id not in staff_clinic_ids(request.user):
-            raise Http404
-        clinic = get_object_or_404(Clinic, pk=clinic_id)
-        if not is_clinic_admin(request.user, clinic):
-            raise Http404
+        clinic = clinic_choose(admin_clinics(request.user), str(clinic_id))
         today = clinic.local_date(timezone.now())
         range_ = RangeSerializer(data=request.query_params, context={"today": today})
         range_.is_valid(raise_exception=True)
