@@ -4,6 +4,10 @@ from cmtracker.models import Membership
 def roles(request):
     """What the navigation needs to know about the signed-in person."""
     user = getattr(request, "user", None)
-    staff = bool(user and user.is_authenticated and user.is_staff_member)
-    admin = staff and user.memberships.filter(role=Membership.Role.ADMIN).exists()
-    return {"is_staff_member": staff, "is_clinic_admin": admin}
+    signed_in = bool(user and user.is_authenticated)
+    roles = {role for _clinic, role in user.clinic_roles} if signed_in else set()
+    return {
+        "is_staff_member": bool(roles & set(Membership.CARE_ROLES)),
+        "is_clinic_admin": Membership.Role.ADMIN in roles,
+        "is_report_reader": bool(roles & set(Membership.REPORT_ROLES)),
+    }

@@ -50,13 +50,26 @@ class User(AbstractUser):
     """A person who signs in: staff (through a Membership) or a patient (through Patient.user)."""
 
     @cached_property
+    def clinic_roles(self) -> list[tuple[int, str]]:
+        """(clinic id, role) of each membership; read once per request (request.user is per
+        request)."""
+        return list(self.memberships.values_list("clinic_id", "role"))
+
+    @property
     def clinic_ids(self) -> list[int]:
-        """The clinics this person works at; read once per request (request.user is per request)."""
-        return list(self.memberships.values_list("clinic_id", flat=True))
+        """The clinics this person works at with patients: as a counselor or an administrator.
+        A supervisor's clinics are not among them (they read reports only)."""
+        return [clinic for clinic, role in self.clinic_roles if role in Membership.CARE_ROLES]
+
+    @property
+    def report_clinic_ids(self) -> list[int]:
+        """The clinics whose reports this person reads: as an administrator or a supervisor."""
+        return [clinic for clinic, role in self.clinic_roles if role in Membership.REPORT_ROLES]
 
     @property
     def is_staff_member(self) -> bool:
-        return bool(self.clinic_ids)
+        """Any membership, a supervisor's included: staff sign in with a second factor."""
+        return bool(self.clinic_roles)
 
 
 class Clinic(models.Model):
@@ -161,6 +174,10 @@ class Membership(models.Model):
     class Role(models.TextChoices):
         COUNSELOR = "counselor", _("Counselor")
         ADMIN = "admin", _("Clinic administrator")
+        SUPERVISOR = "supervisor", _("Supervisor (reads reports)")
+
+    CARE_ROLES = (Role.COUNSELOR, Role.ADMIN)  # see and record the clinic's patients
+    REPORT_ROLES = (Role.ADMIN, Role.SUPERVISOR)  # read the clinic's reports
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")

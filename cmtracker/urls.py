@@ -24,7 +24,7 @@ def home(request):
     """Everyone lands on their own home: staff on Today, patients on their rewards."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if request.user.is_staff_member:
+    if request.user.clinic_ids:
         return redirect("today")
     if request.user.is_superuser:
         return redirect("admin:index")

@@ -3,6 +3,8 @@
 - A patient sees only their own record.
 - A counselor sees the patients of the clinics they work at; a clinic administrator too, and
   manages the clinic. Another clinic's record answers 404, never 403, so ids leak nothing.
+- A supervisor reads every report of their clinics (`report_clinics`) and changes nothing: no
+  patient record, no recording, no catalog. A clinic administrator reads the reports too.
 """
 
 from urllib.parse import urlencode
@@ -55,6 +57,13 @@ def admin_clinics(user) -> list[Clinic]:
     return [clinic for clinic in clinics if is_clinic_admin(user, clinic)]
 
 
+def report_clinics(user) -> list[Clinic]:
+    """The clinics whose reports `user` reads (administrator or supervisor there), by name."""
+    if not user.is_authenticated:
+        return []
+    return list(Clinic.objects.filter(pk__in=user.report_clinic_ids).order_by("name", "pk"))
+
+
 class ClinicAdminRequiredMixin(AccessMixin):
     """Clinic administrators only; anyone else signed in gets 404.
 
@@ -63,15 +72,18 @@ class ClinicAdminRequiredMixin(AccessMixin):
     its page, in that clinic's time zone.
     """
 
+    def clinics_for(self, user) -> list[Clinic]:
+        return admin_clinics(user)
+
     def get_clinic(self) -> Clinic:
         return clinic_choose(self.clinics, self.request.GET.get("clinic"))
 
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        self.clinics = admin_clinics(request.user)
+        self.clinics = self.clinics_for(request.user)
         if not self.clinics:
-            raise Http404("Not a clinic administrator's page")
+            raise Http404("Not a page of yours")
         self.clinic = self.get_clinic()
         with timezone.override(self.clinic.tz):
             response = super().dispatch(request, *args, **kwargs)
@@ -89,6 +101,15 @@ class ClinicAdminRequiredMixin(AccessMixin):
         context = super().get_context_data(**kwargs)
         context.update(clinic=self.clinic, clinics=self.clinics, clinic_query=self.clinic_query())
         return context
+
+
+class ReportReaderRequiredMixin(ClinicAdminRequiredMixin):
+    """The reports: the clinics' administrators and supervisors only; anyone else signed in gets
+    404. `self.clinics` are the clinics whose reports they read; otherwise as
+    ClinicAdminRequiredMixin."""
+
+    def clinics_for(self, user) -> list[Clinic]:
+        return report_clinics(user)
 
 
 def own_patient(user) -> Patient | None:

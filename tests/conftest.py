@@ -258,6 +258,14 @@ def clinic_admin(clinic):
 
 
 @pytest.fixture
+def supervisor(clinic):
+    """Reads the clinic's reports and nothing else."""
+    user = UserFactory(username="sam")
+    MembershipFactory(user=user, clinic=clinic, role="supervisor")
+    return user
+
+
+@pytest.fixture
 def other_clinic(db):
     return ClinicFactory(name="Hillside Health", slug="hillside", time_zone="America/New_York")
 

@@ -10,7 +10,9 @@ a waiting and an approved request, a prize draw, a failed notification). The rul
 - what only administrators do answers a counselor 403 where the page is about a patient they
   know (the audit trail), and 404 for the catalog's pages, which do not exist for them;
 - a superuser who works at no clinic uses the Django admin; the app's clinical pages treat them as
-  no clinic's staff (404), so patient data is reached only through the audited admin.
+  no clinic's staff (404), so patient data is reached only through the audited admin;
+- a supervisor reads their clinics' reports and changes nothing: every other staff page answers
+  404, as for someone who works at no clinic.
 The API has its own matrix (tests/api/test_permission_matrix.py) over the same personas;
 `test_every_route_is_in_a_matrix` keeps both complete.
 """
@@ -42,9 +44,10 @@ PERSONAS = [
     "other clinic's counselor",
     "clinic admin",
     "superuser",
+    "supervisor",
 ]
 
-A, P, OP, C, OC, CA, SU = range(7)
+A, P, OP, C, OC, CA, SU, SV = range(8)
 
 
 def row(*statuses):
@@ -52,34 +55,36 @@ def row(*statuses):
     return list(statuses)
 
 
-STAFF_PAGE = row(302, 404, 404, 200, 200, 200, 404)  # a page of one's own clinics: no id
-PATIENT_PAGE = row(302, 404, 404, 200, 404, 200, 404)  # a staff page about the patient
-ADMIN_ONLY = row(302, 404, 404, 403, 404, 200, 404)
-ADMIN_ONLY_NO_ID = row(302, 404, 404, 404, 404, 200, 404)
-PORTAL = row(302, 200, 200, 404, 404, 404, 404)
-PUBLIC = row(200, 200, 200, 200, 200, 200, 200)
-ACTION = row(302, 404, 404, 302, 404, 302, 404)  # a staff write about the patient: done, redirect
+STAFF_PAGE = row(302, 404, 404, 200, 200, 200, 404, 404)  # a page of one's own clinics: no id
+PATIENT_PAGE = row(302, 404, 404, 200, 404, 200, 404, 404)  # a staff page about the patient
+ADMIN_ONLY = row(302, 404, 404, 403, 404, 200, 404, 404)
+ADMIN_ONLY_NO_ID = row(302, 404, 404, 404, 404, 200, 404, 404)
+PORTAL = row(302, 200, 200, 404, 404, 404, 404, 404)
+PUBLIC = row(200, 200, 200, 200, 200, 200, 200, 200)
+ACTION = row(
+    302, 404, 404, 302, 404, 302, 404, 404
+)  # a staff write about the patient: done, redirect
 
 # (url name, method, args from the context, form data) -> expected status per persona.
 PAGES = [
-    ("home", "get", [], None, row(302, 302, 302, 302, 302, 302, 302)),
+    ("home", "get", [], None, row(302, 302, 302, 302, 302, 302, 302, 302)),
     ("healthz", "get", [], None, PUBLIC),
     ("login", "get", [], None, PUBLIC),
-    ("logout", "post", [], None, row(302, 302, 302, 302, 302, 302, 302)),
-    ("password_change", "get", [], None, row(302, 200, 200, 200, 200, 200, 200)),
-    ("password_change_done", "get", [], None, row(302, 200, 200, 200, 200, 200, 200)),
+    ("logout", "post", [], None, row(302, 302, 302, 302, 302, 302, 302, 302)),
+    ("password_change", "get", [], None, row(302, 200, 200, 200, 200, 200, 200, 200)),
+    ("password_change_done", "get", [], None, row(302, 200, 200, 200, 200, 200, 200, 200)),
     ("password_reset", "get", [], None, PUBLIC),
     ("password_reset_done", "get", [], None, PUBLIC),
     ("password_reset_confirm", "get", ["uid", "token"], None, PUBLIC),
     ("password_reset_complete", "get", [], None, PUBLIC),
-    ("set_language", "post", [], {"language": "es"}, row(*[302] * 7)),
-    ("account", "get", [], None, row(302, 200, 200, 200, 200, 200, 200)),
+    ("set_language", "post", [], {"language": "es"}, row(*[302] * 8)),
+    ("account", "get", [], None, row(302, 200, 200, 200, 200, 200, 200, 200)),
     # The patient's own API token: theirs to revoke, nobody else's (404).
-    ("api-token-revoke", "post", ["api_token"], None, row(302, 302, 404, 404, 404, 404, 404)),
-    ("api-tokens-revoke-all", "post", [], None, row(*[302] * 7)),
-    ("two-factor", "get", [], None, row(302, 302, 302, 200, 200, 200, 200)),
-    ("two-factor-setup", "get", [], None, row(302, 200, 200, 200, 200, 200, 200)),
-    ("two-factor-backup-codes", "post", [], None, row(302, 302, 302, 200, 200, 200, 200)),
+    ("api-token-revoke", "post", ["api_token"], None, row(302, 302, 404, 404, 404, 404, 404, 404)),
+    ("api-tokens-revoke-all", "post", [], None, row(*[302] * 8)),
+    ("two-factor", "get", [], None, row(302, 302, 302, 200, 200, 200, 200, 200)),
+    ("two-factor-setup", "get", [], None, row(302, 200, 200, 200, 200, 200, 200, 200)),
+    ("two-factor-backup-codes", "post", [], None, row(302, 302, 302, 200, 200, 200, 200, 200)),
     ("today", "get", [], None, STAFF_PAGE),
     ("patient-list", "get", [], None, STAFF_PAGE),
     ("patient-detail", "get", ["patient"], None, PATIENT_PAGE),
@@ -114,17 +119,17 @@ PAGES = [
         "post",
         ["requested"],
         None,
-        row(302, 302, 404, 404, 404, 404, 404),
+        row(302, 302, 404, 404, 404, 404, 404, 404),
     ),
-    ("sms-inbound", "post", [], {"From": "+13125550123", "Body": "STOP"}, row(*[403] * 7)),
+    ("sms-inbound", "post", [], {"From": "+13125550123", "Body": "STOP"}, row(*[403] * 8)),
 ]
 
 
 @pytest.fixture
-def everyone(patient_user, other_patient, counselor, other_counselor, clinic_admin, db):
+def everyone(patient_user, other_patient, counselor, other_counselor, clinic_admin, supervisor, db):
     superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
     return [None, patient_user, other_patient.user, counselor, other_counselor, clinic_admin,
-            superuser]  # fmt: skip
+            superuser, supervisor]  # fmt: skip
 
 
 @pytest.fixture

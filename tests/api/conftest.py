@@ -32,7 +32,7 @@ def api():
 
 
 @pytest.fixture
-def personas(patient_user, other_patient, counselor, other_counselor, clinic_admin):
+def personas(patient_user, other_patient, counselor, other_counselor, clinic_admin, supervisor):
     superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
     return {
         "anonymous": None,
@@ -42,6 +42,7 @@ def personas(patient_user, other_patient, counselor, other_counselor, clinic_adm
         "other clinic's counselor": other_counselor,
         "clinic admin": clinic_admin,
         "superuser": superuser,
+        "supervisor": supervisor,
     }
 
 

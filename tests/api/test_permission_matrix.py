@@ -7,7 +7,8 @@ the path, 400 "does not exist" on an id in the body). Two writes are the patient
 for catalog items for themself and withdrawing their own waiting request (another patient is
 told nothing exists). The patient has a waiting and an approved request (50 points each).
 A superuser who works at no clinic is no clinic's staff here: empty lists, 404 on ids, 403 on
-writes; they use the (audited) Django admin.
+writes; they use the (audited) Django admin. A supervisor is the same, except that they read
+their clinic's reports.
 """
 
 from datetime import date
@@ -28,6 +29,7 @@ PERSONAS = [
     "other clinic's counselor",
     "clinic admin",
     "superuser",
+    "supervisor",
 ]
 
 
@@ -68,55 +70,80 @@ def _import_body(ctx):
 
 # (method, path, body) → expected status for each persona, in PERSONAS order.
 MATRIX = [
-    ("get", "/api/schema/", None, [200, 200, 200, 200, 200, 200, 200]),
-    ("get", "/api/docs/", None, [200, 200, 200, 200, 200, 200, 200]),
-    ("delete", "/api/v1/auth/token/", None, [401, 204, 204, 204, 204, 204, 204]),
-    ("get", "/api/v1/patients/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("post", "/api/v1/patients/", _patient_body, [401, 403, 403, 201, 400, 201, 403]),
-    ("get", "/api/v1/patients/{patient}/", None, [401, 200, 404, 200, 404, 200, 404]),
+    ("get", "/api/schema/", None, [200, 200, 200, 200, 200, 200, 200, 200]),
+    ("get", "/api/docs/", None, [200, 200, 200, 200, 200, 200, 200, 200]),
+    ("delete", "/api/v1/auth/token/", None, [401, 204, 204, 204, 204, 204, 204, 204]),
+    ("get", "/api/v1/patients/", None, [401, 200, 200, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/patients/", _patient_body, [401, 403, 403, 201, 400, 201, 403, 403]),
+    ("get", "/api/v1/patients/{patient}/", None, [401, 200, 404, 200, 404, 200, 404, 404]),
     (
         "patch",
         "/api/v1/patients/{patient}/",
         {"phone": "+13125550100"},
-        [401, 403, 403, 200, 404, 200, 403],
+        [401, 403, 403, 200, 404, 200, 403, 403],
     ),
-    ("get", "/api/v1/patients/{patient}/balance/", None, [401, 200, 404, 200, 404, 200, 404]),
-    ("get", "/api/v1/patients/{patient}/ledger/", None, [401, 200, 404, 200, 404, 200, 404]),
-    ("get", "/api/v1/specimens/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("post", "/api/v1/specimens/", _specimen_body, [401, 403, 403, 201, 400, 201, 403]),
-    ("get", "/api/v1/specimens/{specimen}/", None, [401, 200, 404, 200, 404, 200, 404]),
+    ("get", "/api/v1/patients/{patient}/balance/", None, [401, 200, 404, 200, 404, 200, 404, 404]),
+    ("get", "/api/v1/patients/{patient}/ledger/", None, [401, 200, 404, 200, 404, 200, 404, 404]),
+    ("get", "/api/v1/specimens/", None, [401, 200, 200, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/specimens/", _specimen_body, [401, 403, 403, 201, 400, 201, 403, 403]),
+    ("get", "/api/v1/specimens/{specimen}/", None, [401, 200, 404, 200, 404, 200, 404, 404]),
     (
         "patch",
         "/api/v1/specimens/{specimen}/",
         {"results": {"cocaine": "positive"}, "reason": "Lab correction"},
-        [401, 403, 403, 200, 404, 200, 403],
+        [401, 403, 403, 200, 404, 200, 403, 403],
     ),
-    ("get", "/api/v1/attendance/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("post", "/api/v1/attendance/", _attendance_body, [401, 403, 403, 201, 400, 201, 403]),
-    ("get", "/api/v1/attendance/{attendance}/", None, [401, 200, 404, 200, 404, 200, 404]),
-    ("get", "/api/v1/protocols/{protocol}/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("get", "/api/v1/protocols/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("get", "/api/v1/catalog/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("get", "/api/v1/redemptions/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("post", "/api/v1/redemptions/", _redemption_body, [401, 201, 400, 201, 400, 201, 400]),
-    ("get", "/api/v1/redemptions/{requested}/", None, [401, 200, 404, 200, 404, 200, 404]),
-    ("post", "/api/v1/redemptions/{requested}/approve/", None, [401, 403, 403, 200, 404, 200, 403]),
+    ("get", "/api/v1/attendance/", None, [401, 200, 200, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/attendance/", _attendance_body, [401, 403, 403, 201, 400, 201, 403, 403]),
+    ("get", "/api/v1/attendance/{attendance}/", None, [401, 200, 404, 200, 404, 200, 404, 404]),
+    ("get", "/api/v1/protocols/{protocol}/", None, [401, 200, 200, 200, 200, 200, 200, 200]),
+    ("get", "/api/v1/protocols/", None, [401, 200, 200, 200, 200, 200, 200, 200]),
+    ("get", "/api/v1/catalog/", None, [401, 200, 200, 200, 200, 200, 200, 200]),
+    ("get", "/api/v1/redemptions/", None, [401, 200, 200, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/redemptions/", _redemption_body, [401, 201, 400, 201, 400, 201, 400, 400]),
+    ("get", "/api/v1/redemptions/{requested}/", None, [401, 200, 404, 200, 404, 200, 404, 404]),
+    (
+        "post",
+        "/api/v1/redemptions/{requested}/approve/",
+        None,
+        [401, 403, 403, 200, 404, 200, 403, 403],
+    ),
     (
         "post",
         "/api/v1/redemptions/{requested}/decline/",
         {"reason": "Not in the plan"},
-        [401, 403, 403, 200, 404, 200, 403],
+        [401, 403, 403, 200, 404, 200, 403, 403],
     ),
-    ("post", "/api/v1/redemptions/{requested}/cancel/", None, [401, 200, 404, 200, 404, 200, 404]),
-    ("post", "/api/v1/redemptions/{approved}/handover/", None, [401, 403, 403, 200, 404, 200, 403]),
+    (
+        "post",
+        "/api/v1/redemptions/{requested}/cancel/",
+        None,
+        [401, 200, 404, 200, 404, 200, 404, 404],
+    ),
+    (
+        "post",
+        "/api/v1/redemptions/{approved}/handover/",
+        None,
+        [401, 403, 403, 200, 404, 200, 403, 403],
+    ),
     (
         "get",
         "/api/v1/reports/clinics/{clinic}/measures/?first=2026-01-01&last=2026-01-31",
         None,
-        [401, 404, 404, 404, 404, 200, 404],
+        [401, 404, 404, 404, 404, 200, 404, 200],
     ),
-    ("post", "/api/v1/imports/lab-results/", _import_body, [401, 403, 403, 200, 400, 200, 403]),
-    ("get", "/api/v1/imports/lab-results/{lab_import}/", None, [401, 403, 403, 200, 404, 200, 403]),
+    (
+        "post",
+        "/api/v1/imports/lab-results/",
+        _import_body,
+        [401, 403, 403, 200, 400, 200, 403, 403],
+    ),
+    (
+        "get",
+        "/api/v1/imports/lab-results/{lab_import}/",
+        None,
+        [401, 403, 403, 200, 404, 200, 403, 403],
+    ),
 ]
 
 CASES = [

@@ -1,4 +1,4 @@
-"""A clinic's headline measures (docs/reports.md), for its administrators only."""
+"""A clinic's headline measures (docs/reports.md), for its administrators and supervisors only."""
 
 from datetime import timedelta
 
@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cmtracker.models import Clinic
-from patients.permissions import admin_clinics, clinic_choose
+from patients.permissions import clinic_choose, report_clinics
 from vouchers.reports.measures import Ratio
 from vouchers.reports.selectors import clinic_measures
 
@@ -136,15 +136,15 @@ def measures_data(clinic: Clinic, first, last, result) -> dict:
 
 
 class ClinicMeasuresView(APIView):
-    """The clinic's headline measures over first..last (docs/reports.md). Its administrators
-    only: anyone else, and any other clinic's id, is told nothing exists."""
+    """The clinic's headline measures over first..last (docs/reports.md). Its administrators and
+    supervisors only: anyone else, and any other clinic's id, is told nothing exists."""
 
     @extend_schema(
         parameters=[RangeSerializer],
         responses=ClinicMeasuresSerializer,
     )
     def get(self, request, clinic_id):
-        clinic = clinic_choose(admin_clinics(request.user), str(clinic_id))
+        clinic = clinic_choose(report_clinics(request.user), str(clinic_id))
         today = clinic.local_date(timezone.now())
         range_ = RangeSerializer(data=request.query_params, context={"today": today})
         range_.is_valid(raise_exception=True)
