@@ -429,3 +429,53 @@ def test_costs_equal_the_ledger_and_caseloads_add_up(clinic, histories, first, s
     assert costs.equal_opportunity_exceptions(clinic=clinic, first=first_day, last=last_day) == (
         costs.EqualOpportunity(got.enrollments, (), ())
     )
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    amount=st.integers(-250, 10000).filter(bool),
+    reason=st.text(st.characters(categories=["L", "N", "Zs"]), min_size=1, max_size=40).filter(
+        str.strip
+    ),
+    hand_made=st.integers(-250, 1000),
+)
+def test_a_hand_made_ledger_entry_is_always_an_exception(
+    clinic, clinic_admin, amount, reason, hand_made
+):
+    patient = PatientFactory(clinic=clinic)
+    enrollment = EnrollmentFactory(patient=patient, start_date=MON)  # Higgins: $2.50
+    specimen = sample(patient, MON)
+    only = costs.cost_enrollments(clinic=clinic, first=MON, last=SUN).filter(pk=enrollment.pk)
+    assert costs.equal_opportunity_exceptions(
+        clinic=clinic, first=MON, last=SUN, enrollments=only
+    ) == costs.EqualOpportunity(1, (), ())
+
+    with time_machine.travel(local(clinic, TUE, 9), tick=False):
+        entry = adjustments.ledger_adjust(
+            patient=patient, amount_cents=amount, reason=reason, actor=clinic_admin
+        )
+        if hand_made:
+            LedgerEntry.objects.create(
+                patient=patient,
+                enrollment=enrollment,
+                kind=LedgerEntry.Kind.EARN,
+                component=LedgerEntry.Component.VOUCHER,
+                amount_cents=hand_made,
+                specimen=specimen,
+                event_year=2026,
+            )
+
+    got = costs.equal_opportunity_exceptions(clinic=clinic, first=MON, last=SUN, enrollments=only)
+
+    assert [(s.amount_cents, s.reason, s.at) for s in got.outside_schedule] == [
+        (amount, entry.reason, local(clinic, TUE, 9))
+    ]
+    if hand_made:
+        ((award,),) = [m.awards for m in got.mismatches]
+        assert (award.expected, award.posted) == (250, 250 + hand_made)
+    else:
+        assert got.mismatches == ()
