@@ -389,17 +389,8 @@ def equal_opportunity_exceptions(
                 patient_id=r.enrollment.patient_id,
                 protocol_id=r.enrollment.protocol_id,
                 awards=tuple(
-                    AwardDifference(
-                        source=source,
-                        source_id=source_id,
-                        day=days.get(f"{source}:{source_id}"),
-                        component=component,
-                        event_year=year,
-                        expected=wanted.get(key, 0),
-                        posted=held.get(key, 0),
-                    )
+                    _difference(key, wanted, held, days)
                     for key in sorted(differences, key=_key_order)
-                    for source, source_id, component, year in (key,)
                 ),
             )
         )
@@ -407,6 +398,19 @@ def equal_opportunity_exceptions(
         enrollments=len(replayed),
         mismatches=tuple(mismatches),
         outside_schedule=tuple(_staff_entries(clinic, first, last, chosen)),
+    )
+
+
+def _difference(key: tuple, wanted: dict, held: dict, days: dict) -> AwardDifference:
+    source, source_id, component, year = key
+    return AwardDifference(
+        source=source,
+        source_id=source_id,
+        day=days.get(f"{source}:{source_id}"),
+        component=component,
+        event_year=year,
+        expected=wanted.get(key, 0),
+        posted=held.get(key, 0),
     )
 
 
