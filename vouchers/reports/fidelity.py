@@ -83,21 +83,47 @@ def counselor_fidelity(*, clinic: Clinic, first: date, last: date) -> list[Couns
     records = report_enrollments(enrollments=chosen, first=first, last=last)
     counselor_of = dict(chosen.values_list("pk", "patient__primary_counselor_id"))
     yesterday = clinic.local_date(timezone.now()) - timedelta(days=1)
-    weeks_last = min(last, yesterday)
 
-    caseloads: dict[int | None, list[measures.Enrollment]] = defaultdict(list)
-    for record in records:
-        caseloads[counselor_of.get(record.key)].append(record)
     actions = _staff_actions(clinic=clinic, first=first, last=last)
-
-    staff_ids = {pk for pk in [*caseloads, *actions] if pk is not None}
+    staff_ids = {counselor_of.get(r.key) for r in records} | set(actions)
     people = User.objects.filter(
-        Q(pk__in=staff_ids)
+        Q(pk__in=staff_ids - {None})
         | Q(memberships__clinic=clinic, memberships__role=Membership.Role.COUNSELOR)
     ).distinct()
     names = {user.pk: user.get_full_name() or user.username for user in people}
+    return fidelity_rows(
+        records=records,
+        counselor_of=counselor_of,
+        actions=actions,
+        names=names,
+        first=first,
+        weeks_last=min(last, yesterday),
+    )
+
+
+def fidelity_rows(
+    *,
+    records: list[measures.Enrollment],
+    counselor_of: dict[int, int | None],
+    actions: dict[int | None, list[StaffAction]],
+    names: dict[int, str],
+    first: date,
+    weeks_last: date,
+) -> list[CounselorFidelity]:
+    """The rows, from what was read (pure: no database). `counselor_of` maps an enrollment's key
+    to its primary counselor, `actions` a staff member (None: nobody) to what they did, `names`
+    the staff to show; a staff member without a name shown is counted under "no counselor", so
+    every enrollment and action is in exactly one row and the rows add up to the total."""
+    caseloads: dict[int | None, list[measures.Enrollment]] = defaultdict(list)
+    for record in records:
+        counselor = counselor_of.get(record.key)
+        caseloads[counselor if counselor in names else None].append(record)
+    done_by: dict[int | None, list[StaffAction]] = defaultdict(list)
+    for staff, done in actions.items():
+        done_by[staff if staff in names else None].extend(done)
 
     def row(counselor_id, name, group, done, is_total=False):
+        done = sorted(done, key=lambda a: a.at)
         return CounselorFidelity(
             counselor_id=counselor_id,
             name=name,
@@ -115,10 +141,10 @@ def counselor_fidelity(*, clinic: Clinic, first: date, last: date) -> list[Couns
         )
 
     ordered = sorted(names, key=lambda pk: (names[pk].casefold(), pk))
-    rows = [row(pk, names[pk], caseloads.get(pk, []), actions.get(pk, [])) for pk in ordered]
-    if None in caseloads or None in actions:
-        rows.append(row(None, "", caseloads.get(None, []), actions.get(None, [])))
-    every_action = sorted((a for done in actions.values() for a in done), key=lambda a: a.at)
+    rows = [row(pk, names[pk], caseloads.get(pk, []), done_by.get(pk, [])) for pk in ordered]
+    if caseloads.get(None) or done_by.get(None):
+        rows.append(row(None, "", caseloads.get(None, []), done_by.get(None, [])))
+    every_action = [a for done in done_by.values() for a in done]
     rows.append(row(None, "", records, every_action, is_total=True))
     return rows
 
