@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -56,7 +56,7 @@ class CounselorFidelitySerializer(serializers.Serializer):
     adjustments = StaffActionSerializer(many=True)
     waivers = StaffActionSerializer(many=True)
 
-    @extend_schema(responses=ImmediacySerializer)
+    @extend_schema_field(ImmediacySerializer)
     def get_immediacy(self, row: CounselorFidelity) -> dict:
         def seconds(delta: timedelta | None) -> int | None:
             return None if delta is None else int(delta.total_seconds())
