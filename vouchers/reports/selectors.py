@@ -23,6 +23,7 @@ from django.db.models import F, Min, Q, QuerySet
 
 from cmtracker.models import Clinic
 from patients.models import Attendance, Enrollment, Specimen
+from vouchers import engine
 from vouchers.engine import EXCUSED, MISSED
 from vouchers.models import LedgerEntry, protocols_attach
 from vouchers.reports import measures
@@ -60,13 +61,18 @@ def report_enrollments(
     posted = _rewards_posted(chosen)
     sessions = _sessions(chosen)
     protocols = {e.protocol_id: e.protocol for e in read}
-    weeks = {pk: protocol.rules().weeks for pk, protocol in protocols.items()}
+    rules = {pk: protocol.rules() for pk, protocol in protocols.items()}
+    weeks = {pk: r.weeks for pk, r in rules.items()}
+    per_week = {pk: _tests_per_week(r) for pk, r in rules.items()}
     result = []
     for enrollment in read:
         clinic = enrollment.patient.clinic
         record = measures.Enrollment(
             start=enrollment.start_date,
             weeks=weeks[enrollment.protocol_id],
+            tests_per_week=per_week[enrollment.protocol_id],
+            end=enrollment.end_date,
+            key=enrollment.pk,
             tests=tuple(
                 _scheduled_test(s, posted.get(s.pk), clinic) for s in specimens[enrollment.pk]
             ),
@@ -79,6 +85,17 @@ def report_enrollments(
             record = measures.within(record, first or date.min, last or date.max)
         result.append(record)
     return result
+
+
+def _tests_per_week(rules: engine.Rules) -> tuple[int, ...]:
+    """The protocol's tests per week for weeks 1, 2, ... up to its last phase's first week (the
+    last value holds on). As the schedule reads them (vouchers.schedule.week_days): a week no
+    phase covers takes the last phase's rhythm, and every week has at least one test."""
+    through = max(p.first_week for p in rules.phases)
+    return tuple(
+        max(1, (rules.phase_for(week) or rules.phases[-1]).tests_per_week)
+        for week in range(1, through + 1)
+    )
 
 
 def _specimens(chosen: QuerySet) -> dict[int, list[Specimen]]:
