@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from django.db.models import F, Min, Q, QuerySet
+from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDate
 
 from cmtracker.models import Clinic
 from patients.models import Attendance, Enrollment, Specimen
-from vouchers.engine import EXCUSED, MISSED
+from vouchers.engine import ATTENDED, EXCUSED, MISSED, NEGATIVE
 from vouchers.models import LedgerEntry, protocols_attach
 from vouchers.reports import measures
 
@@ -61,18 +62,20 @@ def report_enrollments(
     sessions = _sessions(chosen)
     protocols = {e.protocol_id: e.protocol for e in read}
     weeks = {pk: protocol.rules().weeks for pk, protocol in protocols.items()}
+    days = _ClinicDays()
     result = []
     for enrollment in read:
-        clinic = enrollment.patient.clinic
+        local_date = days.of(enrollment.patient.clinic)
         record = measures.Enrollment(
             start=enrollment.start_date,
             weeks=weeks[enrollment.protocol_id],
             tests=tuple(
-                _scheduled_test(s, posted.get(s.pk), clinic) for s in specimens[enrollment.pk]
+                _scheduled_test(row, posted.get(row[0]), local_date)
+                for row in specimens[enrollment.pk]
             ),
             sessions=tuple(
-                measures.Session(day=clinic.local_date(a.occurred_at), status=a.status)
-                for a in sessions[enrollment.pk]
+                measures.Session(day=local_date(occurred_at), status=status)
+                for occurred_at, status in sessions[enrollment.pk]
             ),
         )
         if first is not None or last is not None:
@@ -81,12 +84,27 @@ def report_enrollments(
     return result
 
 
-def _specimens(chosen: QuerySet) -> dict[int, list[Specimen]]:
+class _ClinicDays:
+    """Clinic days of instants, one ZoneInfo per clinic (not one lookup per row)."""
+
+    def __init__(self):
+        self._zones: dict[str, tzinfo] = {}
+
+    def of(self, clinic: Clinic):
+        zone = self._zones.setdefault(clinic.time_zone, clinic.tz)
+        return lambda moment: moment.astimezone(zone).date()
+
+
+# A specimen as the reads carry it: (id, collected_at, outcome, recorded_at, missed_day).
+SpecimenRow = tuple[int, datetime, str, datetime, date | None]
+
+
+def _specimens(chosen: QuerySet) -> dict[int, list[SpecimenRow]]:
     rows = Specimen.objects.filter(enrollment__in=chosen).order_by("collected_at", "id")
-    fields = ("id", "enrollment_id", "collected_at", "outcome", "recorded_at", "missed_day")
+    fields = ("enrollment_id", "id", "collected_at", "outcome", "recorded_at", "missed_day")
     by_enrollment = defaultdict(list)
-    for specimen in rows.only(*fields):
-        by_enrollment[specimen.enrollment_id].append(specimen)
+    for enrollment_id, *row in rows.values_list(*fields):
+        by_enrollment[enrollment_id].append(tuple(row))
     return by_enrollment
 
 
@@ -95,36 +113,41 @@ def _rewards_posted(chosen: QuerySet) -> dict[int, datetime]:
     the patient is entitled to (cents net of overpayment, or draws). Only settlement names a
     specimen on the ledger, so these are the protocol's own awards; a later reversal (a correction)
     does not move the instant the reward reached the patient."""
-    credits = LedgerEntry.objects.filter(specimen__enrollment__in=chosen).filter(
-        Q(amount_cents__gt=F("overpayment_cents")) | Q(draws__gt=0)
-    )
-    rows = credits.order_by().values("specimen_id").annotate(first=Min("created_at"))
+    rows = _credits().filter(specimen__enrollment__in=chosen)
+    rows = rows.order_by().values("specimen_id").annotate(first=Min("created_at"))
     return {row["specimen_id"]: row["first"] for row in rows}
 
 
-def _sessions(chosen: QuerySet) -> dict[int, list[Attendance]]:
+def _credits() -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(Q(amount_cents__gt=F("overpayment_cents")) | Q(draws__gt=0))
+
+
+def _sessions(chosen: QuerySet) -> dict[int, list[tuple[datetime, str]]]:
     rows = Attendance.objects.filter(enrollment__in=chosen).order_by("occurred_at", "id")
     by_enrollment = defaultdict(list)
-    for attendance in rows.only("id", "enrollment_id", "occurred_at", "status"):
-        by_enrollment[attendance.enrollment_id].append(attendance)
+    for enrollment_id, occurred_at, status in rows.values_list(
+        "enrollment_id", "occurred_at", "status"
+    ):
+        by_enrollment[enrollment_id].append((occurred_at, status))
     return by_enrollment
 
 
 def _scheduled_test(
-    specimen: Specimen, reward_posted_at: datetime | None, clinic: Clinic
+    row: SpecimenRow, reward_posted_at: datetime | None, local_date, day: date | None = None
 ) -> measures.ScheduledTest:
     # Specimen.outcome is already the engine's letter (settlement's enrollment_events reads it
     # the same way). missed_day is written by the missed-test round only and kept when staff
     # excuse the mark, so it says "auto-marked" of an excused test too; a mark staff corrected
     # into a result (a sample keyed in late) is a result staff recorded.
+    _, collected_at, outcome, recorded_at, missed_day = row
     return measures.ScheduledTest(
-        day=clinic.local_date(specimen.collected_at),
-        outcome=specimen.outcome,
-        auto_missed=specimen.missed_day is not None and specimen.outcome in AUTO_MISSED_OUTCOMES,
-        collected_at=specimen.collected_at,
-        recorded_at=specimen.recorded_at,
+        day=day or local_date(collected_at),
+        outcome=outcome,
+        auto_missed=missed_day is not None and outcome in AUTO_MISSED_OUTCOMES,
+        collected_at=collected_at,
+        recorded_at=recorded_at,
         reward_posted_at=reward_posted_at,
-        reward_posted_day=clinic.local_date(reward_posted_at) if reward_posted_at else None,
+        reward_posted_day=local_date(reward_posted_at) if reward_posted_at else None,
     )
 
 
@@ -149,18 +172,45 @@ class ClinicMeasures:
 def clinic_measures(*, clinic: Clinic, first: date, last: date) -> ClinicMeasures:
     """The headline measures of the clinic's enrollments that overlap first..last.
 
-    1. Read each enrollment whole, once (`report_enrollments`).
-    2. Retention, its curve and completion over the whole enrollments: they describe an
-       enrollment's course, not a range. The curve runs to the longest fixed protocol of the set
-       (or, when every protocol is open-ended, to the furthest week reached).
-    3. Every other measure over the tests and sessions of first..last (`measures.within`).
+    Four queries (five when a protocol has no phase), whatever the number of enrollments and the
+    range; only the range's tests are read, so a year costs what its tests cost, not the history:
+    1. The enrollments, each with the instants of its last submitted test and its last attended
+       session. Retention, its curve and completion describe the whole enrollment, and its last
+       attended contact is all they read (docs/reports.md, rule 7 of measures.py), so each
+       enrollment is given to them as that one contact. The curve runs to the longest fixed
+       protocol of the set (or, when every protocol is open-ended, to the furthest week reached).
+    2. Their protocols' weeks (`protocols_attach`).
+    3. The tests of first..last, their clinic day worked out by the database, each with the
+       first reward posted for it; 4. the sessions of first..last. These are what
+       `report_enrollments` and `measures.within` give for the range, and every other measure is
+       over them.
     """
     chosen = clinic_enrollments(clinic=clinic, first=first, last=last)
-    whole = report_enrollments(enrollments=chosen)
-    ranged = [measures.within(e, first, last) for e in whole]
+    local_date = _ClinicDays().of(clinic)
+    rows = list(
+        chosen.order_by()
+        .annotate(last_test=_last_submitted_test(), last_session=_last_attended_session())
+        .values_list("pk", "start_date", "protocol_id", "last_test", "last_session")
+    )
+    weeks = _protocol_weeks({protocol_id for _, _, protocol_id, _, _ in rows})
+    tests = _tests_within(chosen, clinic, first, last, local_date)
+    sessions = _sessions_within(chosen, clinic, first, last)
+    whole, ranged = [], []
+    for pk, start, protocol_id, last_test, last_session in rows:
+        contacts = [local_date(moment) for moment in (last_test, last_session) if moment]
+        contact = (measures.ScheduledTest(day=max(contacts), outcome=NEGATIVE),) if contacts else ()
+        whole.append(measures.Enrollment(start=start, weeks=weeks[protocol_id], tests=contact))
+        ranged.append(
+            measures.Enrollment(
+                start=start,
+                weeks=weeks[protocol_id],
+                tests=tuple(tests[pk]),
+                sessions=tuple(sessions[pk]),
+            )
+        )
     fixed = [e.weeks for e in whole if e.weeks is not None]
     retained = [measures.retention_weeks(e) for e in whole]
-    weeks = max(fixed) if fixed else max(retained, default=0)
+    curve_weeks = max(fixed) if fixed else max(retained, default=0)
     abstinence_tests, abstinence_weeks = measures.abstinence_summary(ranged)
     return ClinicMeasures(
         enrollments=len(whole),
@@ -169,10 +219,76 @@ def clinic_measures(*, clinic: Clinic, first: date, last: date) -> ClinicMeasure
         abstinence_tests=abstinence_tests,
         abstinence_weeks=abstinence_weeks,
         retention=measures.summary(retained),
-        retention_curve=measures.retention_curve(whole, weeks),
+        retention_curve=measures.retention_curve(whole, curve_weeks),
         completion=measures.completion(whole),
         attendance=measures.attendance(ranged),
         immediacy=measures.immediacy(ranged),
         late_results=measures.late_results(ranged),
         schedule_kept=measures.schedule_kept(ranged),
     )
+
+
+def _last_submitted_test() -> Subquery:
+    tests = Specimen.objects.filter(enrollment=OuterRef("pk"), outcome__in=measures.SUBMITTED)
+    return Subquery(tests.order_by("-collected_at").values("collected_at")[:1])
+
+
+def _last_attended_session() -> Subquery:
+    sessions = Attendance.objects.filter(enrollment=OuterRef("pk"), status=ATTENDED)
+    return Subquery(sessions.order_by("-occurred_at").values("occurred_at")[:1])
+
+
+def _protocol_weeks(protocol_ids: set[int]) -> dict[int, int | None]:
+    """Each protocol's weeks (its rules' `weeks`), its phases read with `protocols_attach`."""
+    carriers = protocols_attach(Enrollment(protocol_id=pk) for pk in protocol_ids)
+    return {e.protocol_id: e.protocol.rules().weeks for e in carriers}
+
+
+def _days_within(rows: QuerySet, field: str, clinic: Clinic, first: date, last: date):
+    """`rows` whose `field` instant falls on a clinic day of first..last, with that day as `day`.
+    The UTC bounds (a day wider than any time zone's offset) let the database use the
+    (enrollment, instant) index before it converts each instant to the clinic's day."""
+    lower = datetime.combine(first - timedelta(days=2), time.min, tzinfo=UTC)
+    upper = datetime.combine(last + timedelta(days=2), time.min, tzinfo=UTC)
+    return (
+        rows.filter(**{f"{field}__gte": lower, f"{field}__lt": upper})
+        .annotate(day=TruncDate(field, tzinfo=clinic.tz))
+        .filter(day__gte=first, day__lte=last)
+    )
+
+
+def _tests_within(chosen, clinic, first, last, local_date) -> dict[int, list]:
+    rows = _days_within(
+        Specimen.objects.filter(enrollment__in=chosen.values("pk")),
+        "collected_at",
+        clinic,
+        first,
+        last,
+    )
+    posted = _credits().filter(specimen_id=OuterRef("pk")).order_by("created_at")
+    rows = rows.annotate(posted=Subquery(posted.values("created_at")[:1]))
+    fields = ("id", "collected_at", "outcome", "recorded_at", "missed_day")
+    by_enrollment = defaultdict(list)
+    for enrollment_id, day, reward_posted_at, *row in rows.order_by(
+        "enrollment_id", "collected_at", "id"
+    ).values_list("enrollment_id", "day", "posted", *fields):
+        by_enrollment[enrollment_id].append(
+            _scheduled_test(tuple(row), reward_posted_at, local_date, day)
+        )
+    return by_enrollment
+
+
+def _sessions_within(chosen, clinic, first, last) -> dict[int, list[measures.Session]]:
+    rows = _days_within(
+        Attendance.objects.filter(enrollment__in=chosen.values("pk")),
+        "occurred_at",
+        clinic,
+        first,
+        last,
+    )
+    by_enrollment = defaultdict(list)
+    for enrollment_id, day, status in rows.order_by("occurred_at", "id").values_list(
+        "enrollment_id", "day", "status"
+    ):
+        by_enrollment[enrollment_id].append(measures.Session(day=day, status=status))
+    return by_enrollment
