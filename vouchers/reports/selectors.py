@@ -19,14 +19,26 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import TruncDate
 
 from cmtracker.models import Clinic
 from patients.models import Attendance, Enrollment, Specimen
-from vouchers.engine import ATTENDED, EXCUSED, MISSED, NEGATIVE
+from vouchers.engine import ATTENDED, EXCUSED, EXCUSED_SESSION, MISSED, NEGATIVE
 from vouchers.models import LedgerEntry, protocols_attach
 from vouchers.reports import measures
+from vouchers.reports.measures import Ratio
 
 AUTO_MISSED_OUTCOMES = (MISSED, EXCUSED)
 
@@ -172,59 +184,64 @@ class ClinicMeasures:
 def clinic_measures(*, clinic: Clinic, first: date, last: date) -> ClinicMeasures:
     """The headline measures of the clinic's enrollments that overlap first..last.
 
-    Four queries (five when a protocol has no phase), whatever the number of enrollments and the
-    range; only the range's tests are read, so a year costs what its tests cost, not the history:
-    1. The enrollments, each with the instants of its last submitted test and its last attended
-       session. Retention, its curve and completion describe the whole enrollment, and its last
-       attended contact is all they read (docs/reports.md, rule 7 of measures.py), so each
-       enrollment is given to them as that one contact. The curve runs to the longest fixed
-       protocol of the set (or, when every protocol is open-ended, to the furthest week reached).
+    Five queries whatever the number of enrollments and the range (six when a protocol has no
+    phase). Only the range's tests are read, five small columns each, and the database works out
+    their clinic days, so years of history cost nothing and a range costs what its tests do:
+    1. The enrollments, each with the clinic day of its last submitted test and of its last
+       attended session. Retention, its curve and completion describe the whole enrollment, and
+       its last attended contact is all they read (rule 7 of measures.py), so each enrollment is
+       given to them as that one contact. The curve runs to the longest fixed protocol of the set
+       (or, when every protocol is open-ended, to the furthest week reached).
     2. Their protocols' weeks (`protocols_attach`).
-    3. The tests of first..last, their clinic day worked out by the database, each with the
-       first reward posted for it; 4. the sessions of first..last. These are what
-       `report_enrollments` and `measures.within` give for the range, and every other measure is
-       over them.
+    3. The range's counted tests: negatives over scheduled and over submitted tests, late
+       results and schedule kept counted as measures.py counts them, and the LDA runs.
+    4. The range's sessions counted (COUNT ... FILTER).
+    5. The range's rewards posted (the first credit of each test): delays and same clinic day.
+    tests/vouchers/reports/test_clinic_measures_scale.py holds the result equal to
+    `report_enrollments` + `measures.within` + measures.py's functions on generated clinics.
     """
     chosen = clinic_enrollments(clinic=clinic, first=first, last=last)
-    local_date = _ClinicDays().of(clinic)
     rows = list(
         chosen.order_by()
-        .annotate(last_test=_last_submitted_test(), last_session=_last_attended_session())
+        .annotate(
+            last_test=TruncDate(_last_submitted_test(), tzinfo=clinic.tz),
+            last_session=TruncDate(_last_attended_session(), tzinfo=clinic.tz),
+        )
         .values_list("pk", "start_date", "protocol_id", "last_test", "last_session")
     )
     weeks = _protocol_weeks({protocol_id for _, _, protocol_id, _, _ in rows})
-    tests = _tests_within(chosen, clinic, first, last, local_date)
-    sessions = _sessions_within(chosen, clinic, first, last)
-    whole, ranged = [], []
-    for pk, start, protocol_id, last_test, last_session in rows:
-        contacts = [local_date(moment) for moment in (last_test, last_session) if moment]
+    whole = []
+    for _, start, protocol_id, *contacts in rows:
+        contacts = [day for day in contacts if day is not None]
         contact = (measures.ScheduledTest(day=max(contacts), outcome=NEGATIVE),) if contacts else ()
         whole.append(measures.Enrollment(start=start, weeks=weeks[protocol_id], tests=contact))
-        ranged.append(
-            measures.Enrollment(
-                start=start,
-                weeks=weeks[protocol_id],
-                tests=tuple(tests[pk]),
-                sessions=tuple(sessions[pk]),
-            )
-        )
     fixed = [e.weeks for e in whole if e.weeks is not None]
     retained = [measures.retention_weeks(e) for e in whole]
     curve_weeks = max(fixed) if fixed else max(retained, default=0)
+
+    tests = _days_within(
+        Specimen.objects.filter(enrollment__in=chosen.values("pk")),
+        "collected_at",
+        clinic,
+        first,
+        last,
+    )
+    starts = {pk: (start, weeks[protocol_id]) for pk, start, protocol_id, _, _ in rows}
+    counts, ranged = _tests_counted(tests, starts)
     abstinence_tests, abstinence_weeks = measures.abstinence_summary(ranged)
     return ClinicMeasures(
         enrollments=len(whole),
-        negative_samples=measures.negative_samples(ranged),
-        negative_submitted=measures.negative_submitted(ranged),
+        negative_samples=Ratio(counts["negatives"], counts["counted"]),
+        negative_submitted=Ratio(counts["negatives"], counts["submitted"]),
         abstinence_tests=abstinence_tests,
         abstinence_weeks=abstinence_weeks,
         retention=measures.summary(retained),
         retention_curve=measures.retention_curve(whole, curve_weeks),
         completion=measures.completion(whole),
-        attendance=measures.attendance(ranged),
-        immediacy=measures.immediacy(ranged),
-        late_results=measures.late_results(ranged),
-        schedule_kept=measures.schedule_kept(ranged),
+        attendance=_attendance(chosen, clinic, first, last),
+        immediacy=_immediacy(tests, clinic),
+        late_results=Ratio(counts["late"], counts["submitted"]),
+        schedule_kept=Ratio(counts["kept"], counts["counted"]),
     )
 
 
@@ -244,10 +261,10 @@ def _protocol_weeks(protocol_ids: set[int]) -> dict[int, int | None]:
     return {e.protocol_id: e.protocol.rules().weeks for e in carriers}
 
 
-def _days_within(rows: QuerySet, field: str, clinic: Clinic, first: date, last: date):
+def _days_within(rows: QuerySet, field: str, clinic: Clinic, first: date, last: date) -> QuerySet:
     """`rows` whose `field` instant falls on a clinic day of first..last, with that day as `day`.
-    The UTC bounds (a day wider than any time zone's offset) let the database use the
-    (enrollment, instant) index before it converts each instant to the clinic's day."""
+    The UTC bounds (wider than any time zone's offset) let the database use the (enrollment,
+    instant) index before it works out each instant's clinic day."""
     lower = datetime.combine(first - timedelta(days=2), time.min, tzinfo=UTC)
     upper = datetime.combine(last + timedelta(days=2), time.min, tzinfo=UTC)
     return (
@@ -257,38 +274,78 @@ def _days_within(rows: QuerySet, field: str, clinic: Clinic, first: date, last: 
     )
 
 
-def _tests_within(chosen, clinic, first, last, local_date) -> dict[int, list]:
-    rows = _days_within(
-        Specimen.objects.filter(enrollment__in=chosen.values("pk")),
-        "collected_at",
-        clinic,
-        first,
-        last,
+def _tests_counted(
+    tests: QuerySet, starts: dict[int, tuple[date, int | None]]
+) -> tuple[dict[str, int], list[measures.Enrollment]]:
+    """One pass over the range's tests, five small columns each: measures.py's counts (rules
+    1-3, 11 and 12), and every enrollment of the set with the day and outcome of its counted tests
+    in order, for measures.longest_abstinence (an enrollment without one still counts, with 0).
+
+    Excused tests are in no count and skipped by the runs, so they are not read. A test is kept
+    unless the missed-test round marked it (`missed_day` set and still missed); a late result is
+    a submitted test recorded more than LATE_AFTER after collection (both instants are required
+    columns, so always known).
+    """
+    auto_missed = ExpressionWrapper(
+        Q(missed_day__isnull=False, outcome=MISSED), output_field=BooleanField()
     )
-    posted = _credits().filter(specimen_id=OuterRef("pk")).order_by("created_at")
-    rows = rows.annotate(posted=Subquery(posted.values("created_at")[:1]))
-    fields = ("id", "collected_at", "outcome", "recorded_at", "missed_day")
+    late = ExpressionWrapper(
+        Q(recorded_at__gt=F("collected_at") + measures.LATE_AFTER), output_field=BooleanField()
+    )
+    rows = tests.exclude(outcome=EXCUSED).order_by("enrollment_id", "collected_at", "id")
+    counts = dict.fromkeys(("counted", "negatives", "submitted", "late", "kept"), 0)
     by_enrollment = defaultdict(list)
-    for enrollment_id, day, reward_posted_at, *row in rows.order_by(
-        "enrollment_id", "collected_at", "id"
-    ).values_list("enrollment_id", "day", "posted", *fields):
-        by_enrollment[enrollment_id].append(
-            _scheduled_test(tuple(row), reward_posted_at, local_date, day)
-        )
-    return by_enrollment
+    for enrollment_id, day, outcome, marked, recorded_late in rows.values_list(
+        "enrollment_id", "day", "outcome", auto_missed, late
+    ):
+        by_enrollment[enrollment_id].append(measures.ScheduledTest(day=day, outcome=outcome))
+        counts["counted"] += 1
+        counts["kept"] += not marked
+        if outcome in measures.SUBMITTED:
+            counts["submitted"] += 1
+            counts["negatives"] += outcome == NEGATIVE
+            counts["late"] += recorded_late
+    ranged = [
+        measures.Enrollment(start=start, weeks=weeks, tests=tuple(by_enrollment[pk]))
+        for pk, (start, weeks) in starts.items()
+    ]
+    return counts, ranged
 
 
-def _sessions_within(chosen, clinic, first, last) -> dict[int, list[measures.Session]]:
-    rows = _days_within(
+def _immediacy(tests: QuerySet, clinic: Clinic) -> measures.Immediacy:
+    """measures.immediacy over the range's tests with a reward posted: the delays' nearest-rank
+    median and 90th percentile, and the share posted on the clinic day of collection."""
+    zone = clinic.tz
+    credited = tests.filter(
+        Q(ledger__amount_cents__gt=F("ledger__overpayment_cents")) | Q(ledger__draws__gt=0)
+    )
+    rows = credited.annotate(posted=Min("ledger__created_at")).values_list(
+        ExpressionWrapper(F("posted") - F("collected_at"), output_field=DurationField()),
+        TruncDate("posted", tzinfo=zone),
+        "day",
+    )
+    delays, same_day = [], 0
+    for delay, posted_day, day in rows:
+        delays.append(delay)
+        same_day += posted_day == day
+    return measures.Immediacy(
+        median=measures.median(delays),
+        p90=measures.percentile(delays, 90),
+        same_day=Ratio(same_day, len(delays)),
+    )
+
+
+def _attendance(chosen: QuerySet, clinic: Clinic, first: date, last: date) -> Ratio:
+    """measures.attendance over the range's sessions: attended / not excused."""
+    sessions = _days_within(
         Attendance.objects.filter(enrollment__in=chosen.values("pk")),
         "occurred_at",
         clinic,
         first,
         last,
     )
-    by_enrollment = defaultdict(list)
-    for enrollment_id, day, status in rows.order_by("occurred_at", "id").values_list(
-        "enrollment_id", "day", "status"
-    ):
-        by_enrollment[enrollment_id].append(measures.Session(day=day, status=status))
-    return by_enrollment
+    counts = sessions.aggregate(
+        attended=Count("pk", filter=Q(status=ATTENDED)),
+        held=Count("pk", filter=~Q(status=EXCUSED_SESSION)),
+    )
+    return Ratio(counts["attended"], counts["held"])
