@@ -1,7 +1,7 @@
 """Load a large synthetic clinic to measure the reports at scale (issue 14, docs/performance.md).
 
     python manage.py report_scale_data [--enrollments 10000] [--results 50] [--seed 14]
-                                       [--slug scale] [--today YYYY-MM-DD]
+                                       [--slug scale] [--today YYYY-MM-DD] [--if-missing]
 
 One new clinic (America/Chicago, tests Monday, Wednesday and Friday) with an administrator, 20
 counselors and one patient per enrollment. Each enrollment has exactly `--results` scheduled
@@ -9,7 +9,8 @@ tests on its protocol's test days, a weekly group session through the protocol's
 ledger entries settlement posts for them; every wallet equals its ledger (`ledger_verify`).
 
 Deterministic for a seed and a `--today` (default: the clinic's today). A second load into the
-same slug is refused; load another `--slug`, or use a fresh database.
+same slug is refused (`--if-missing`: does nothing instead); load another `--slug`, or use a
+fresh database.
 
 The history, per enrollment:
 1. Start on a day spread over the two years before the last test could still fall before today,
@@ -380,10 +381,16 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=14)
         parser.add_argument("--slug", default="scale", help="the new clinic's slug")
         parser.add_argument("--today", type=iso_date, help="the last day of history + 1")
+        parser.add_argument(
+            "--if-missing", action="store_true", help="do nothing when the clinic is loaded"
+        )
 
     def handle(self, *args, **options):
         if options["enrollments"] < 1 or options["results"] < 1:
             raise CommandError("--enrollments and --results are at least 1")
+        if options["if_missing"] and Clinic.objects.filter(slug=options["slug"]).exists():
+            self.stdout.write(f"Clinic {options['slug']!r} is already loaded; nothing to do.")
+            return
         started = stopwatch.perf_counter()
         loader = ScaleLoader(
             enrollments=options["enrollments"],
