@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from django.db.models import (
     BooleanField,
     Count,
+    DateField,
     DurationField,
     ExpressionWrapper,
     F,
@@ -31,7 +32,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Cast, TruncDate
 
 from cmtracker.models import Clinic
 from patients.models import Attendance, Enrollment, Specimen
@@ -204,8 +205,8 @@ def clinic_measures(*, clinic: Clinic, first: date, last: date) -> ClinicMeasure
     rows = list(
         chosen.order_by()
         .annotate(
-            last_test=TruncDate(_last_submitted_test(), tzinfo=clinic.tz),
-            last_session=TruncDate(_last_attended_session(), tzinfo=clinic.tz),
+            last_test=_clinic_day(_last_submitted_test(), clinic),
+            last_session=_clinic_day(_last_attended_session(), clinic),
         )
         .values_list("pk", "start_date", "protocol_id", "last_test", "last_session")
     )
@@ -261,6 +262,13 @@ def _protocol_weeks(protocol_ids: set[int]) -> dict[int, int | None]:
     return {e.protocol_id: e.protocol.rules().weeks for e in carriers}
 
 
+def _clinic_day(instant, clinic: Clinic) -> Cast:
+    """The clinic day of an instant, worked out by the database (TruncDate in the clinic's time
+    zone). The Cast makes it a plain date column: TruncDate's own per-row converter cost more
+    than the query at 100,000 rows."""
+    return Cast(TruncDate(instant, tzinfo=clinic.tz), output_field=DateField())
+
+
 def _days_within(rows: QuerySet, field: str, clinic: Clinic, first: date, last: date) -> QuerySet:
     """`rows` whose `field` instant falls on a clinic day of first..last, with that day as `day`.
     The UTC bounds (wider than any time zone's offset) let the database use the (enrollment,
@@ -269,7 +277,7 @@ def _days_within(rows: QuerySet, field: str, clinic: Clinic, first: date, last: 
     upper = datetime.combine(last + timedelta(days=2), time.min, tzinfo=UTC)
     return (
         rows.filter(**{f"{field}__gte": lower, f"{field}__lt": upper})
-        .annotate(day=TruncDate(field, tzinfo=clinic.tz))
+        .annotate(day=_clinic_day(F(field), clinic))
         .filter(day__gte=first, day__lte=last)
     )
 
@@ -315,13 +323,12 @@ def _tests_counted(
 def _immediacy(tests: QuerySet, clinic: Clinic) -> measures.Immediacy:
     """measures.immediacy over the range's tests with a reward posted: the delays' nearest-rank
     median and 90th percentile, and the share posted on the clinic day of collection."""
-    zone = clinic.tz
     credited = tests.filter(
         Q(ledger__amount_cents__gt=F("ledger__overpayment_cents")) | Q(ledger__draws__gt=0)
     )
     rows = credited.annotate(posted=Min("ledger__created_at")).values_list(
         ExpressionWrapper(F("posted") - F("collected_at"), output_field=DurationField()),
-        TruncDate("posted", tzinfo=zone),
+        _clinic_day(F("posted"), clinic),
         "day",
     )
     delays, same_day = [], 0
