@@ -185,8 +185,8 @@ class ClinicMeasures:
 def clinic_measures(*, clinic: Clinic, first: date, last: date) -> ClinicMeasures:
     """The headline measures of the clinic's enrollments that overlap first..last.
 
-    Five queries whatever the number of enrollments and the range (six when a protocol has no
-    phase). Only the range's tests are read, five small columns each, and the database works out
+    Four queries whatever the number of enrollments and the range (five when a protocol has no
+    phase). Only the range's tests are read, a few small columns each, and the database works out
     their clinic days, so years of history cost nothing and a range costs what its tests do:
     1. The enrollments, each with the clinic day of its last submitted test and of its last
        attended session. Retention, its curve and completion describe the whole enrollment, and
@@ -194,10 +194,10 @@ def clinic_measures(*, clinic: Clinic, first: date, last: date) -> ClinicMeasure
        given to them as that one contact. The curve runs to the longest fixed protocol of the set
        (or, when every protocol is open-ended, to the furthest week reached).
     2. Their protocols' weeks (`protocols_attach`).
-    3. The range's counted tests: negatives over scheduled and over submitted tests, late
-       results and schedule kept counted as measures.py counts them, and the LDA runs.
+    3. The range's tests, each with the first reward posted for it, in one pass: negatives over
+       scheduled and over submitted tests, late results and schedule kept counted as
+       measures.py counts them, the LDA runs, and immediacy.
     4. The range's sessions counted (COUNT ... FILTER).
-    5. The range's rewards posted (the first credit of each test): delays and same clinic day.
     tests/vouchers/reports/test_clinic_measures_scale.py holds the result equal to
     `report_enrollments` + `measures.within` + measures.py's functions on generated clinics.
     """
@@ -228,7 +228,7 @@ def clinic_measures(*, clinic: Clinic, first: date, last: date) -> ClinicMeasure
         last,
     )
     starts = {pk: (start, weeks[protocol_id]) for pk, start, protocol_id, _, _ in rows}
-    counts, ranged = _tests_counted(tests, starts)
+    counts, ranged, immediacy = _tests_counted(tests, starts, clinic)
     abstinence_tests, abstinence_weeks = measures.abstinence_summary(ranged)
     return ClinicMeasures(
         enrollments=len(whole),
@@ -240,7 +240,7 @@ def clinic_measures(*, clinic: Clinic, first: date, last: date) -> ClinicMeasure
         retention_curve=measures.retention_curve(whole, curve_weeks),
         completion=measures.completion(whole),
         attendance=_attendance(chosen, clinic, first, last),
-        immediacy=_immediacy(tests, clinic),
+        immediacy=immediacy,
         late_results=Ratio(counts["late"], counts["submitted"]),
         schedule_kept=Ratio(counts["kept"], counts["counted"]),
     )
@@ -283,16 +283,18 @@ def _days_within(rows: QuerySet, field: str, clinic: Clinic, first: date, last: 
 
 
 def _tests_counted(
-    tests: QuerySet, starts: dict[int, tuple[date, int | None]]
-) -> tuple[dict[str, int], list[measures.Enrollment]]:
-    """One pass over the range's tests, five small columns each: measures.py's counts (rules
-    1-3, 11 and 12), and every enrollment of the set with the day and outcome of its counted tests
-    in order, for measures.longest_abstinence (an enrollment without one still counts, with 0).
-
-    Excused tests are in no count and skipped by the runs, so they are not read. A test is kept
-    unless the missed-test round marked it (`missed_day` set and still missed); a late result is
-    a submitted test recorded more than LATE_AFTER after collection (both instants are required
-    columns, so always known).
+    tests: QuerySet, starts: dict[int, tuple[date, int | None]], clinic: Clinic
+) -> tuple[dict[str, int], list[measures.Enrollment], measures.Immediacy]:
+    """One pass over the range's tests, a few small columns each:
+    - measures.py's counts (rules 1-3, 11 and 12). Excused tests are in no count. A test is kept
+      unless the missed-test round marked it (`missed_day` set and still missed); a late result
+      is a submitted test recorded more than LATE_AFTER after collection (both instants are
+      required columns, so always known);
+    - every enrollment of the set with the day and outcome of its counted tests in order, for
+      measures.longest_abstinence (an enrollment without one still counts, with 0);
+    - measures.immediacy over the tests with a reward posted (`_rewards_posted`'s first credit,
+      joined here): the delays' nearest-rank median and 90th percentile, and the share posted on
+      the clinic day of collection.
     """
     auto_missed = ExpressionWrapper(
         Q(missed_day__isnull=False, outcome=MISSED), output_field=BooleanField()
@@ -300,12 +302,27 @@ def _tests_counted(
     late = ExpressionWrapper(
         Q(recorded_at__gt=F("collected_at") + measures.LATE_AFTER), output_field=BooleanField()
     )
-    rows = tests.exclude(outcome=EXCUSED).order_by("enrollment_id", "collected_at", "id")
+    credit = Q(ledger__amount_cents__gt=F("ledger__overpayment_cents")) | Q(ledger__draws__gt=0)
+    rows = tests.annotate(posted=Min("ledger__created_at", filter=credit)).values_list(
+        "enrollment_id",
+        "day",
+        "outcome",
+        auto_missed,
+        late,
+        ExpressionWrapper(F("posted") - F("collected_at"), output_field=DurationField()),
+        _clinic_day(F("posted"), clinic),
+    )
     counts = dict.fromkeys(("counted", "negatives", "submitted", "late", "kept"), 0)
     by_enrollment = defaultdict(list)
-    for enrollment_id, day, outcome, marked, recorded_late in rows.values_list(
-        "enrollment_id", "day", "outcome", auto_missed, late
+    delays, same_day = [], 0
+    for enrollment_id, day, outcome, marked, recorded_late, delay, posted_day in rows.order_by(
+        "enrollment_id", "collected_at", "id"
     ):
+        if delay is not None:
+            delays.append(delay)
+            same_day += posted_day == day
+        if outcome == EXCUSED:
+            continue
         by_enrollment[enrollment_id].append(measures.ScheduledTest(day=day, outcome=outcome))
         counts["counted"] += 1
         counts["kept"] += not marked
@@ -317,29 +334,12 @@ def _tests_counted(
         measures.Enrollment(start=start, weeks=weeks, tests=tuple(by_enrollment[pk]))
         for pk, (start, weeks) in starts.items()
     ]
-    return counts, ranged
-
-
-def _immediacy(tests: QuerySet, clinic: Clinic) -> measures.Immediacy:
-    """measures.immediacy over the range's tests with a reward posted: the delays' nearest-rank
-    median and 90th percentile, and the share posted on the clinic day of collection."""
-    credited = tests.filter(
-        Q(ledger__amount_cents__gt=F("ledger__overpayment_cents")) | Q(ledger__draws__gt=0)
-    )
-    rows = credited.annotate(posted=Min("ledger__created_at")).values_list(
-        ExpressionWrapper(F("posted") - F("collected_at"), output_field=DurationField()),
-        _clinic_day(F("posted"), clinic),
-        "day",
-    )
-    delays, same_day = [], 0
-    for delay, posted_day, day in rows:
-        delays.append(delay)
-        same_day += posted_day == day
-    return measures.Immediacy(
+    immediacy = measures.Immediacy(
         median=measures.median(delays),
         p90=measures.percentile(delays, 90),
         same_day=Ratio(same_day, len(delays)),
     )
+    return counts, ranged, immediacy
 
 
 def _attendance(chosen: QuerySet, clinic: Clinic, first: date, last: date) -> Ratio:

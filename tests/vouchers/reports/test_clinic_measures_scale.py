@@ -103,4 +103,4 @@ def queries(clinic: Clinic) -> list[str]:
 def test_its_queries_do_not_grow_from_10_to_1000_enrollments():
     small = queries(load("small", enrollments=10, results=6))
     large = queries(load("large", enrollments=1000, results=6))
-    assert len(small) == len(large) == 5
+    assert len(small) == len(large) == 4
