@@ -183,66 +183,133 @@ class ClinicMeasures:
 
 
 def clinic_measures(*, clinic: Clinic, first: date, last: date) -> ClinicMeasures:
-    """The headline measures of the clinic's enrollments that overlap first..last.
+    """The headline measures of the clinic's enrollments that overlap first..last: the sum of
+    their `report_ranges` (four queries, whatever the number of enrollments and the range)."""
+    chosen = clinic_enrollments(clinic=clinic, first=first, last=last)
+    return range_measures(report_ranges(enrollments=chosen, clinic=clinic, first=first, last=last))
 
-    Four queries whatever the number of enrollments and the range (five when a protocol has no
-    phase). Only the range's tests are read, a few small columns each, and the database works out
-    their clinic days, so years of history cost nothing and a range costs what its tests do:
+
+@dataclass(frozen=True)
+class EnrollmentRange:
+    """One enrollment as the measures of a range read it (`range_measures` sums a set of them).
+
+    `whole` is the enrollment as retention reads it: its last attended contact alone. `ranged`
+    holds the day and outcome of its counted (not excused) tests of the range, in order: what the
+    LDA reads. The rest are its counts over the range, as measures.py counts them.
+    """
+
+    pk: int
+    protocol_id: int
+    whole: measures.Enrollment
+    ranged: measures.Enrollment
+    counted: int = 0  # tests not excused
+    negatives: int = 0
+    submitted: int = 0
+    late: int = 0  # submitted tests recorded more than LATE_AFTER after collection
+    kept: int = 0  # counted tests not auto-marked missed
+    delays: tuple[timedelta, ...] = ()  # collection to first reward posted, per test rewarded
+    same_day: int = 0  # rewards posted on the clinic day of collection
+    attended: int = 0  # sessions attended
+    held: int = 0  # sessions not excused
+
+
+def report_ranges(
+    *, enrollments: QuerySet[Enrollment], clinic: Clinic, first: date, last: date
+) -> list[EnrollmentRange]:
+    """Each enrollment of the queryset (in its order) as the measures of first..last read it, in
+    the days of `clinic`'s time zone. Four queries whatever the number of enrollments and the
+    range (five when a protocol has no phase). Only the range's tests are read, a few small
+    columns each, and the database works out their clinic days, so years of history cost nothing
+    and a range costs what its tests do:
     1. The enrollments, each with the clinic day of its last submitted test and of its last
        attended session. Retention, its curve and completion describe the whole enrollment, and
        its last attended contact is all they read (rule 7 of measures.py), so each enrollment is
-       given to them as that one contact. The curve runs to the longest fixed protocol of the set
-       (or, when every protocol is open-ended, to the furthest week reached).
+       given to them as that one contact.
     2. Their protocols' weeks (`protocols_attach`).
     3. The range's tests, each with the first reward posted for it, in one pass: negatives over
        scheduled and over submitted tests, late results and schedule kept counted as
-       measures.py counts them, the LDA runs, and immediacy.
-    4. The range's sessions counted (COUNT ... FILTER).
-    tests/vouchers/reports/test_clinic_measures_scale.py holds the result equal to
+       measures.py counts them, the LDA runs, and the delays of immediacy.
+    4. The range's sessions, counted per enrollment (COUNT ... FILTER).
+    Split the result as you like (by protocol, counselor, cohort) and give each part to
+    `range_measures`: a group is measured exactly as the clinic is.
+    tests/vouchers/reports/test_clinic_measures_scale.py holds `clinic_measures` equal to
     `report_enrollments` + `measures.within` + measures.py's functions on generated clinics.
     """
-    chosen = clinic_enrollments(clinic=clinic, first=first, last=last)
     rows = list(
-        chosen.order_by()
-        .annotate(
+        enrollments.annotate(
             last_test=_clinic_day(_last_submitted_test(), clinic),
             last_session=_clinic_day(_last_attended_session(), clinic),
-        )
-        .values_list("pk", "start_date", "protocol_id", "last_test", "last_session")
+        ).values_list("pk", "start_date", "protocol_id", "last_test", "last_session")
     )
     weeks = _protocol_weeks({protocol_id for _, _, protocol_id, _, _ in rows})
-    whole = []
-    for _, start, protocol_id, *contacts in rows:
+    chosen = enrollments.values("pk")
+    tests = _days_within(
+        Specimen.objects.filter(enrollment__in=chosen), "collected_at", clinic, first, last
+    )
+    read = _tests_read(tests, clinic)
+    sessions = _sessions_counted(
+        _days_within(
+            Attendance.objects.filter(enrollment__in=chosen), "occurred_at", clinic, first, last
+        )
+    )
+    result = []
+    for pk, start, protocol_id, *contacts in rows:
         contacts = [day for day in contacts if day is not None]
         contact = (measures.ScheduledTest(day=max(contacts), outcome=NEGATIVE),) if contacts else ()
-        whole.append(measures.Enrollment(start=start, weeks=weeks[protocol_id], tests=contact))
+        own = read.get(pk, {})
+        result.append(
+            EnrollmentRange(
+                pk=pk,
+                protocol_id=protocol_id,
+                whole=measures.Enrollment(start=start, weeks=weeks[protocol_id], tests=contact),
+                ranged=measures.Enrollment(
+                    start=start, weeks=weeks[protocol_id], tests=tuple(own.pop("tests", ()))
+                ),
+                delays=tuple(own.pop("delays", ())),
+                **own,
+                **sessions.get(pk, {}),
+            )
+        )
+    return result
+
+
+def range_measures(parts: list[EnrollmentRange]) -> ClinicMeasures:
+    """The headline measures of a set of enrollments over the range they were read for.
+
+    Counts add up (rule 4 of measures.py); every other measure is measures.py's function over
+    the set: retention, its curve and completion over the whole enrollments (the curve runs to
+    the longest fixed protocol of the set or, when every protocol is open-ended, to the furthest
+    week reached), the LDA over the range's runs, immediacy's nearest-rank median and 90th
+    percentile over every delay of the set.
+    """
+    whole = [p.whole for p in parts]
     fixed = [e.weeks for e in whole if e.weeks is not None]
     retained = [measures.retention_weeks(e) for e in whole]
     curve_weeks = max(fixed) if fixed else max(retained, default=0)
+    abstinence_tests, abstinence_weeks = measures.abstinence_summary(p.ranged for p in parts)
+    delays = [delay for p in parts for delay in p.delays]
 
-    tests = _days_within(
-        Specimen.objects.filter(enrollment__in=chosen.values("pk")),
-        "collected_at",
-        clinic,
-        first,
-        last,
-    )
-    starts = {pk: (start, weeks[protocol_id]) for pk, start, protocol_id, _, _ in rows}
-    counts, ranged, immediacy = _tests_counted(tests, starts, clinic)
-    abstinence_tests, abstinence_weeks = measures.abstinence_summary(ranged)
+    def total(field: str) -> int:
+        return sum(getattr(p, field) for p in parts)
+
+    counted, submitted = total("counted"), total("submitted")
     return ClinicMeasures(
-        enrollments=len(whole),
-        negative_samples=Ratio(counts["negatives"], counts["counted"]),
-        negative_submitted=Ratio(counts["negatives"], counts["submitted"]),
+        enrollments=len(parts),
+        negative_samples=Ratio(total("negatives"), counted),
+        negative_submitted=Ratio(total("negatives"), submitted),
         abstinence_tests=abstinence_tests,
         abstinence_weeks=abstinence_weeks,
         retention=measures.summary(retained),
         retention_curve=measures.retention_curve(whole, curve_weeks),
         completion=measures.completion(whole),
-        attendance=_attendance(chosen, clinic, first, last),
-        immediacy=immediacy,
-        late_results=Ratio(counts["late"], counts["submitted"]),
-        schedule_kept=Ratio(counts["kept"], counts["counted"]),
+        attendance=Ratio(total("attended"), total("held")),
+        immediacy=measures.Immediacy(
+            median=measures.median(delays),
+            p90=measures.percentile(delays, 90),
+            same_day=Ratio(total("same_day"), len(delays)),
+        ),
+        late_results=Ratio(total("late"), submitted),
+        schedule_kept=Ratio(total("kept"), counted),
     )
 
 
@@ -282,19 +349,15 @@ def _days_within(rows: QuerySet, field: str, clinic: Clinic, first: date, last: 
     )
 
 
-def _tests_counted(
-    tests: QuerySet, starts: dict[int, tuple[date, int | None]], clinic: Clinic
-) -> tuple[dict[str, int], list[measures.Enrollment], measures.Immediacy]:
-    """One pass over the range's tests, a few small columns each:
+def _tests_read(tests: QuerySet, clinic: Clinic) -> dict[int, dict]:
+    """One pass over the range's tests, a few small columns each, per enrollment:
     - measures.py's counts (rules 1-3, 11 and 12). Excused tests are in no count. A test is kept
       unless the missed-test round marked it (`missed_day` set and still missed); a late result
       is a submitted test recorded more than LATE_AFTER after collection (both instants are
       required columns, so always known);
-    - every enrollment of the set with the day and outcome of its counted tests in order, for
-      measures.longest_abstinence (an enrollment without one still counts, with 0);
-    - measures.immediacy over the tests with a reward posted (`_rewards_posted`'s first credit,
-      joined here): the delays' nearest-rank median and 90th percentile, and the share posted on
-      the clinic day of collection.
+    - the day and outcome of its counted tests in order, for measures.longest_abstinence;
+    - for immediacy, over the tests with a reward posted (`_rewards_posted`'s first credit,
+      joined here): the delays, and how many were posted on the clinic day of collection.
     """
     auto_missed = ExpressionWrapper(
         Q(missed_day__isnull=False, outcome=MISSED), output_field=BooleanField()
@@ -312,47 +375,37 @@ def _tests_counted(
         ExpressionWrapper(F("posted") - F("collected_at"), output_field=DurationField()),
         _clinic_day(F("posted"), clinic),
     )
-    counts = dict.fromkeys(("counted", "negatives", "submitted", "late", "kept"), 0)
-    by_enrollment = defaultdict(list)
-    delays, same_day = [], 0
+    fields = ("counted", "negatives", "submitted", "late", "kept", "same_day")
+    read: dict[int, dict] = {}
     for enrollment_id, day, outcome, marked, recorded_late, delay, posted_day in rows.order_by(
         "enrollment_id", "collected_at", "id"
     ):
+        own = read.get(enrollment_id)
+        if own is None:
+            own = read[enrollment_id] = dict.fromkeys(fields, 0) | {"tests": [], "delays": []}
         if delay is not None:
-            delays.append(delay)
-            same_day += posted_day == day
+            own["delays"].append(delay)
+            own["same_day"] += posted_day == day
         if outcome == EXCUSED:
             continue
-        by_enrollment[enrollment_id].append(measures.ScheduledTest(day=day, outcome=outcome))
-        counts["counted"] += 1
-        counts["kept"] += not marked
+        own["tests"].append(measures.ScheduledTest(day=day, outcome=outcome))
+        own["counted"] += 1
+        own["kept"] += not marked
         if outcome in measures.SUBMITTED:
-            counts["submitted"] += 1
-            counts["negatives"] += outcome == NEGATIVE
-            counts["late"] += recorded_late
-    ranged = [
-        measures.Enrollment(start=start, weeks=weeks, tests=tuple(by_enrollment[pk]))
-        for pk, (start, weeks) in starts.items()
-    ]
-    immediacy = measures.Immediacy(
-        median=measures.median(delays),
-        p90=measures.percentile(delays, 90),
-        same_day=Ratio(same_day, len(delays)),
-    )
-    return counts, ranged, immediacy
+            own["submitted"] += 1
+            own["negatives"] += outcome == NEGATIVE
+            own["late"] += recorded_late
+    return read
 
 
-def _attendance(chosen: QuerySet, clinic: Clinic, first: date, last: date) -> Ratio:
-    """measures.attendance over the range's sessions: attended / not excused."""
-    sessions = _days_within(
-        Attendance.objects.filter(enrollment__in=chosen.values("pk")),
-        "occurred_at",
-        clinic,
-        first,
-        last,
+def _sessions_counted(sessions: QuerySet) -> dict[int, dict[str, int]]:
+    """measures.attendance's counts per enrollment: attended, and not excused (held)."""
+    rows = (
+        sessions.order_by()
+        .values("enrollment_id")
+        .annotate(
+            attended=Count("pk", filter=Q(status=ATTENDED)),
+            held=Count("pk", filter=~Q(status=EXCUSED_SESSION)),
+        )
     )
-    counts = sessions.aggregate(
-        attended=Count("pk", filter=Q(status=ATTENDED)),
-        held=Count("pk", filter=~Q(status=EXCUSED_SESSION)),
-    )
-    return Ratio(counts["attended"], counts["held"])
+    return {row.pop("enrollment_id"): row for row in rows}

@@ -20,7 +20,9 @@ from vouchers.reports.selectors import (
     ClinicMeasures,
     clinic_enrollments,
     clinic_measures,
+    range_measures,
     report_enrollments,
+    report_ranges,
 )
 
 TODAY = date(2026, 12, 1)
@@ -42,9 +44,12 @@ def load(slug: str, enrollments: int, results: int, seed: int = 14) -> Clinic:
 
 
 def reference(clinic: Clinic, first: date, last: date) -> ClinicMeasures:
-    whole = report_enrollments(
-        enrollments=clinic_enrollments(clinic=clinic, first=first, last=last)
-    )
+    chosen = clinic_enrollments(clinic=clinic, first=first, last=last)
+    return reference_of(report_enrollments(enrollments=chosen), first, last)
+
+
+def reference_of(whole: list[measures.Enrollment], first: date, last: date) -> ClinicMeasures:
+    """The definition: measures.py's functions over whole enrollments and their range."""
     ranged = [measures.within(e, first, last) for e in whole]
     fixed = [e.weeks for e in whole if e.weeks is not None]
     retained = [measures.retention_weeks(e) for e in whole]
@@ -82,6 +87,19 @@ def test_it_equals_the_definition_on_generated_clinics(seed):
         assert clinic_measures(clinic=clinic, first=first, last=last) == reference(
             clinic, first, last
         ), (first, last)
+
+
+def test_a_group_of_enrollments_is_measured_as_the_definition_measures_it():
+    clinic = load("groups", enrollments=40, results=30)
+    first, last = RANGES[1]
+    chosen = clinic_enrollments(clinic=clinic, first=first, last=last)
+    parts = report_ranges(enrollments=chosen, clinic=clinic, first=first, last=last)
+    protocols = {p.protocol_id for p in parts}
+    assert len(protocols) > 1
+    for protocol_id in protocols:
+        group = [p for p in parts if p.protocol_id == protocol_id]
+        members = report_enrollments(enrollments=chosen.filter(protocol_id=protocol_id))
+        assert range_measures(group) == reference_of(members, first, last), protocol_id
 
 
 def test_another_clinics_record_changes_nothing():
