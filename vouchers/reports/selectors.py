@@ -220,9 +220,9 @@ class EnrollmentRange:
 def report_ranges(
     *, enrollments: QuerySet[Enrollment], clinic: Clinic, first: date, last: date
 ) -> list[EnrollmentRange]:
-    """Each enrollment of the queryset (in its order) as the measures of first..last read it, in
-    the days of `clinic`'s time zone. Four queries whatever the number of enrollments and the
-    range (five when a protocol has no phase). Only the range's tests are read, a few small
+    """Each enrollment of the queryset (the clinic's, in the queryset's order) as the measures of
+    first..last read it, in the clinic's days. Four queries whatever the number of enrollments
+    and the range (five when a protocol has no phase). Only the range's tests are read, a few small
     columns each, and the database works out their clinic days, so years of history cost nothing
     and a range costs what its tests do:
     1. The enrollments, each with the clinic day of its last submitted test and of its last
