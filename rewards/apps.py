@@ -6,6 +6,7 @@ class RewardsConfig(AppConfig):
 
     def ready(self):
         from cmtracker import audit
+        from rewards import exports
         from rewards import models as m
         from rewards import selectors
         from vouchers import extensions
@@ -16,6 +17,9 @@ class RewardsConfig(AppConfig):
         audit.register(m.PrizeDraw, lambda d: (None, d.patient_id))
         audit.register(m.CatalogItem, lambda item: (item.clinic_id, None))
         audit.register(m.StockMovement, lambda mv: (mv.item.clinic_id, None))
+
+        # Its tables on the exports page (vouchers.reports.exports holds the list).
+        exports.tables_register()
 
         # The rewards facts vouchers' own pages show (vouchers.extensions says which and why).
         extensions.register("prizes_won_cents", selectors.prizes_this_year_cents)
