@@ -6,9 +6,9 @@ class RewardsConfig(AppConfig):
 
     def ready(self):
         from cmtracker import audit
-        from rewards import exports
         from rewards import models as m
         from rewards import selectors
+        from rewards.exports import tables_register
         from vouchers import extensions
 
         # (clinic id, patient id) of each record, for the audit log.
@@ -19,7 +19,7 @@ class RewardsConfig(AppConfig):
         audit.register(m.StockMovement, lambda mv: (mv.item.clinic_id, None))
 
         # Its tables on the exports page (vouchers.reports.exports holds the list).
-        exports.tables_register()
+        tables_register()
 
         # The rewards facts vouchers' own pages show (vouchers.extensions says which and why).
         extensions.register("prizes_won_cents", selectors.prizes_this_year_cents)
