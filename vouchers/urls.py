@@ -35,5 +35,6 @@ urlpatterns = [
     path("me/", portal.PortalView.as_view(), name="portal"),
     path("me/reminders/", portal.ReminderSettingsView.as_view(), name="portal-reminders"),
     # The quarterly payer report and the exports (vouchers/reports/payer_urls.py, exports_urls.py).
+    path("", include("vouchers.reports.payer_urls")),
     path("", include("vouchers.reports.exports_urls")),
 ]
