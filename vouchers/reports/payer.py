@@ -100,7 +100,7 @@ def quarter_check(text, *, today) -> Quarter:
 
 
 @dataclass(frozen=True)
-class TestCounts:
+class SpecimenCounts:
     """The quarter's scheduled tests by outcome (the engine's letters)."""
 
     negative: int = 0
@@ -132,7 +132,7 @@ class PayerReport:
     participants_in_treatment: int
     participants_enrolled: int
     participants_active: int
-    tests: TestCounts
+    tests: SpecimenCounts
     vouchers_earned_cents: int
     prizes_won_cents: int
     redemptions_handed_over_cents: int
@@ -252,7 +252,7 @@ LETTERS = {
 }
 
 
-def _tests(clinic: Clinic, start: datetime, end: datetime) -> TestCounts:
+def _tests(clinic: Clinic, start: datetime, end: datetime) -> SpecimenCounts:
     rows = (
         Specimen.objects.filter(
             enrollment__patient__clinic=clinic, collected_at__gte=start, collected_at__lt=end
@@ -261,7 +261,7 @@ def _tests(clinic: Clinic, start: datetime, end: datetime) -> TestCounts:
         .values("outcome")
         .annotate(n=Count("id"))
     )
-    return TestCounts(**{LETTERS[row["outcome"]]: row["n"] for row in rows})
+    return SpecimenCounts(**{LETTERS[row["outcome"]]: row["n"] for row in rows})
 
 
 def _vouchers_earned(clinic: Clinic, start: datetime, end: datetime) -> int:
