@@ -10,9 +10,13 @@ import csv
 import hashlib
 import hmac
 import io
+import os
 import re
+import subprocess
+import sys
 import uuid
 from datetime import date, datetime, time
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -391,3 +395,19 @@ def test_each_export_costs_the_same_queries_for_2_and_12_enrollments(clinic, cli
     # language, the clinics, the audit event), then one query for a table, streamed from a cursor
     # (two for the research export: the protocols, then the tests).
     assert max(few.values()) <= 12, few
+
+
+def test_a_research_key_too_short_to_be_a_secret_stops_start_up():
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "RESEARCH_EXPORT_KEY": "short"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import cmtracker.settings"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode != 0
+    assert "RESEARCH_EXPORT_KEY must be a random value of 32+ characters" in done.stderr
