@@ -30,7 +30,13 @@ from messaging.models import Notification
 from rewards import redemptions
 from rewards.models import CatalogItem, PrizeDraw
 from tests.conftest import at
-from tests.factories import EnrollmentFactory, MembershipFactory, PatientFactory, UserFactory
+from tests.factories import (
+    EnrollmentFactory,
+    MembershipFactory,
+    PatientFactory,
+    UserFactory,
+    preset_protocol,
+)
 from vouchers import recording
 from vouchers.reports import exports, research
 from vouchers.reports.exports import csv_cell
@@ -362,6 +368,54 @@ def test_two_enrollments_get_two_ids(clinic, supervisor, history, higgins):
     ids = [r[0] for r in table[1:]]
     assert set(ids) == {expected_id(history.pk, KEY), expected_id(other.pk, KEY)}
     assert table[-1][3:6] == ["2", "monday", "negative"]  # started Monday the 5th: week 2
+
+
+def test_a_corrected_result_shows_what_the_history_earns_now(
+    clinic, supervisor, clinic_admin, counselor, history
+):
+    """Monday corrected to positive: Monday earns nothing, Wednesday becomes a first negative
+    ($2.50, its $3.75 partly reversed), Sunday stays $2.50."""
+    monday = history.specimens.order_by("collected_at").first()
+    with time_machine.travel(at(clinic, MON2), tick=False):
+        recording.specimen_correct(
+            specimen=monday,
+            changed_by=counselor,
+            reason="Lab called: =cocaine positive",
+            results={"cocaine": "positive"},
+        )
+
+    table = rows(download(client_for(supervisor), RESEARCH))
+    corrections = rows(download(client_for(clinic_admin), table_url("corrections")))
+
+    assert [r[5:] for r in table[1:]] == [
+        ["positive", "0", "0"],
+        ["negative", "250", "0"],
+        ["positive", "0", "0"],
+        ["negative", "250", "0"],
+    ]
+    correction = dict(zip(corrections[0], corrections[1], strict=True))
+    assert correction["reason"] == "Lab called: =cocaine positive"
+    assert correction["changed_by"] == "casey"
+
+
+def test_a_prize_protocol_s_tests_earn_draws(clinic, supervisor, patient):
+    fishbowl = preset_protocol("petry-fishbowl")
+    EnrollmentFactory(patient=patient, protocol=fishbowl, start_date=MON)
+    negative = {substance: "negative" for substance in fishbowl.target_substances}
+    for day in (MON, WED, MON2):
+        with time_machine.travel(at(clinic, day), tick=False):
+            recording.specimen_record(
+                patient=patient, collected_at=at(clinic, day), results=negative
+            )
+
+    table = rows(download(client_for(supervisor), RESEARCH))
+
+    # Draws escalate per week of continuous abstinence: 1 a negative in week 1, 2 in week 2.
+    assert [r[1:] for r in table[1:]] == [
+        ["petry-fishbowl", "1", "1", "monday", "negative", "0", "1"],
+        ["petry-fishbowl", "1", "1", "wednesday", "negative", "0", "1"],
+        ["petry-fishbowl", "1", "2", "monday", "negative", "0", "2"],
+    ]
 
 
 # --- queries ------------------------------------------------------------------------------------
