@@ -79,6 +79,10 @@ class Table:
     title: str
     columns: tuple[tuple[str, str], ...]
     rows: Callable[[Clinic], QuerySet]
+    # The lookup of the patient's id, in a table whose rows name patients (name, record number,
+    # contact details): each patient in the file is then logged as read, as a page showing them
+    # would be. The other tables carry patient ids only; their download is the clinic's event.
+    names_patients: str = ""
 
     @property
     def header(self) -> list[str]:
@@ -88,6 +92,13 @@ class Table:
         """The clinic's rows as tuples, one query, fetched CHUNK rows at a time."""
         lookups = [lookup for _name, lookup in self.columns]
         return self.rows(clinic).values_list(*lookups).iterator(chunk_size=CHUNK)
+
+    def patients_named(self, clinic: Clinic) -> list[int]:
+        """The ids of the patients the file names (none for a table of ids only), one query."""
+        if not self.names_patients:
+            return []
+        rows = self.rows(clinic).order_by().values_list(self.names_patients, flat=True)
+        return list(rows.distinct())
 
 
 _tables: dict[str, Table] = {}
@@ -131,6 +142,7 @@ register(
             ("sms_opted_out_at", "sms_opted_out_at"),
             ("created_at", "created_at"),
         ),
+        names_patients="id",
         rows=lambda clinic: (
             Patient.objects.filter(clinic=clinic)
             .annotate(

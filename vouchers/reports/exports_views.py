@@ -5,7 +5,9 @@
 - A table (identifiable data): the clinic's administrators only; anyone else, and a supervisor
   too, is told it does not exist (404), as is an unknown table.
 - The research export: the clinic's report readers.
-Every download is written to the audit log (who, which clinic, which table) before it streams.
+Every download is written to the audit log (who, which clinic, which table) before it streams;
+the patients table, which names patients, is also a read of each patient it holds (their own
+audit trails show it, as for a page that shows them).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class TableExportView(ClinicAdminRequiredMixin, View):
         if found is None:
             raise Http404("No such table")
         export_audit(clinic=self.clinic, kind=TABLE_EXPORT, what=found.slug)
+        # A file that names patients is a read of each of them, in their own audit trails.
+        audit.disclosed(found.patients_named(self.clinic))
         lines = exports.csv_lines(found.header, found.values(self.clinic), self.clinic.tz)
         return csv_response(clinic=self.clinic, lines=lines, name=found.slug)
 
