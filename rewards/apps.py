@@ -7,7 +7,7 @@ class RewardsConfig(AppConfig):
     def ready(self):
         from cmtracker import audit
         from rewards import models as m
-        from rewards import selectors
+        from rewards import reports, selectors
         from rewards.exports import tables_register
         from vouchers import extensions
 
@@ -27,3 +27,4 @@ class RewardsConfig(AppConfig):
         extensions.register("prize_draws", selectors.prize_draws_newest_first)
         extensions.register("points_held_cents", selectors.points_held_cents)
         extensions.register("low_stock", selectors.low_stock_items)
+        extensions.register("rewards_given", reports.rewards_given)

@@ -7,6 +7,7 @@ from vouchers.api import (
     auth,
     patients,
     protocols,
+    report_costs,
     report_payer,
     reports,
     specimens,
@@ -38,6 +39,16 @@ urlpatterns = [
         "v1/reports/clinics/<int:clinic_id>/measures/",
         reports.ClinicMeasuresView.as_view(),
         name="api-report-clinic-measures",
+    ),
+    path(
+        "v1/reports/clinics/<int:clinic_id>/costs/",
+        report_costs.ClinicCostsView.as_view(),
+        name="api-report-clinic-costs",
+    ),
+    path(
+        "v1/reports/clinics/<int:clinic_id>/exceptions/",
+        report_costs.ClinicExceptionsView.as_view(),
+        name="api-report-clinic-exceptions",
     ),
     path(
         "v1/reports/clinics/<int:clinic_id>/payer/",
