@@ -25,6 +25,7 @@ from tests.conftest import at
 from tests.factories import EnrollmentFactory, PatientFactory
 from vouchers import recording
 from vouchers.models import Protocol, ProtocolPhase
+from vouchers.reports.costs import clinic_costs
 from vouchers.reports.payer import Quarter, SpecimenCounts, payer_report
 from vouchers.reports.payer_views import payer_csv
 
@@ -393,3 +394,13 @@ def test_the_report_costs_the_same_queries_for_2_and_20_enrollments(clinic, higg
     # and the last sessions), vouchers 1, rewards given 3.
     assert few <= 12, few
     assert payer_report(clinic=clinic, year=2026, quarter=3).participants_active == 20
+
+
+def test_earned_and_dispensed_are_the_cost_report_s_figures_for_the_quarter(clinic, history):
+    """One definition: the dashboard's rewards and cost over the quarter's days give the same
+    cents (docs/reports.md, "Rewards and cost")."""
+    report = payer_report(clinic=clinic, year=2026, quarter=3)
+    costs = clinic_costs(clinic=clinic, first=report.first, last=report.last)
+
+    assert report.earned_cents == costs.earned_cents == 1650
+    assert report.dispensed_cents == costs.handed_over_cents == 650
