@@ -26,6 +26,13 @@ if PRODUCTION:
         raise ImproperlyConfigured("DEBUG must be off when CMTRACKER_PRODUCTION=1")
     if len(SECRET_KEY) < 50 or SECRET_KEY == _DEV_SECRET:
         raise ImproperlyConfigured("SECRET_KEY must be set to a random value of 50+ characters")
+# The research export's participant ids are HMAC-SHA256 keyed by this secret (docs/reports.md,
+# "Exports"). Unset, they are keyed by SECRET_KEY (through a salt of their own), so rotating
+# SECRET_KEY would change every id: an installation that shares exports sets its own key once and
+# keeps it. One set too short to be a secret stops start-up.
+RESEARCH_EXPORT_KEY = env_str("RESEARCH_EXPORT_KEY", "")
+if RESEARCH_EXPORT_KEY and len(RESEARCH_EXPORT_KEY) < 32:
+    raise ImproperlyConfigured("RESEARCH_EXPORT_KEY must be a random value of 32+ characters")
 
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]

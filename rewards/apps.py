@@ -8,6 +8,7 @@ class RewardsConfig(AppConfig):
         from cmtracker import audit
         from rewards import models as m
         from rewards import reports, selectors
+        from rewards.exports import tables_register
         from vouchers import extensions
 
         # (clinic id, patient id) of each record, for the audit log.
@@ -16,6 +17,9 @@ class RewardsConfig(AppConfig):
         audit.register(m.PrizeDraw, lambda d: (None, d.patient_id))
         audit.register(m.CatalogItem, lambda item: (item.clinic_id, None))
         audit.register(m.StockMovement, lambda mv: (mv.item.clinic_id, None))
+
+        # Its tables on the exports page (vouchers.reports.exports holds the list).
+        tables_register()
 
         # The rewards facts vouchers' own pages show (vouchers.extensions says which and why).
         extensions.register("prizes_won_cents", selectors.prizes_this_year_cents)

@@ -122,6 +122,13 @@ PAGES = [
         row(302, 302, 404, 404, 404, 404, 404, 404),
     ),
     ("sms-inbound", "post", [], {"From": "+13125550123", "Body": "STOP"}, row(*[403] * 8)),
+    # The payer report and the exports: the clinic's report readers (administrators and
+    # supervisors); the identifiable tables, its administrators only.
+    ("reports-payer", "get", [], None, row(302, 404, 404, 404, 404, 200, 404, 200)),
+    ("reports-payer-csv", "get", [], None, row(302, 404, 404, 404, 404, 200, 404, 200)),
+    ("reports-exports", "get", [], None, row(302, 404, 404, 404, 404, 200, 404, 200)),
+    ("reports-export-research", "get", [], None, row(302, 404, 404, 404, 404, 200, 404, 200)),
+    ("reports-export-table", "get", ["table"], None, row(302, 404, 404, 404, 404, 200, 404, 404)),
 ]
 
 
@@ -185,6 +192,7 @@ def _records(clinic, counselor, patient, enrollment, n):
         "notification": notification.pk,
         "api_token": api_token_new(user=patient.user or counselor)[0].digest,
         "approve": "approve",
+        "table": "patients",
         "uid": "MQ",
         "token": "set-password",
     }

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from vouchers.views import patient, patient_list, portal, record
 
@@ -34,4 +34,7 @@ urlpatterns = [
     path("patients/<int:pk>/access/", portal.PatientAccessView.as_view(), name="patient-access"),
     path("me/", portal.PortalView.as_view(), name="portal"),
     path("me/reminders/", portal.ReminderSettingsView.as_view(), name="portal-reminders"),
+    # The quarterly payer report and the exports (vouchers/reports/payer_urls.py, exports_urls.py).
+    path("", include("vouchers.reports.payer_urls")),
+    path("", include("vouchers.reports.exports_urls")),
 ]

@@ -9,6 +9,7 @@ from vouchers.api import (
     protocols,
     report_costs,
     report_fidelity,
+    report_payer,
     reports,
     specimens,
 )
@@ -54,6 +55,11 @@ urlpatterns = [
         "v1/reports/clinics/<int:clinic_id>/fidelity/",
         report_fidelity.ClinicFidelityView.as_view(),
         name="api-report-clinic-fidelity",
+    ),
+    path(
+        "v1/reports/clinics/<int:clinic_id>/payer/",
+        report_payer.ClinicPayerReportView.as_view(),
+        name="api-report-clinic-payer",
     ),
     path("v1/imports/lab-results/", labs_api.LabImportView.as_view(), name="api-lab-import"),
     path(
