@@ -2,16 +2,20 @@
 
     python manage.py demo_data [--force]
 
-Riverside Recovery, an administrator, two counselors and twelve patients on the five published
-protocols, with weeks of drug tests and group sessions. Every result goes through the same
-services a counselor's click does (specimen_record, specimen_correct, attendance_record), so the
-ledger, the wallets and the corrections are exactly what real use would produce; nothing writes a
-ledger row directly.
+Riverside Recovery, an administrator, two counselors, a supervisor and twelve current patients on
+the five published protocols, with weeks of drug tests and group sessions; and the program's past
+(PAST): twenty enrollments of the last six months that ended, completed or withdrawn, for the
+program dashboard. Every result goes through the same services a counselor's click does
+(specimen_record, specimen_correct, attendance_record; draws_run and prize_claim, the redemption
+services, ledger_adjust, enrollment_set_status for the past), so the ledger, the wallets and the
+corrections are exactly what real use would produce; nothing writes a ledger row directly.
 
 Running it again adds nothing: accounts and patients are looked up by name, and every test and
 session carries an idempotency key (`demo:<record number>:<n>`, `demo:<record number>:group:<week>`)
-that the services answer from the first recording. History is dated relative to today in the
-clinic's time zone and stops at yesterday, so nothing is ever in the future.
+that the services answer from the first recording. An enrollment of the past that has ended is
+not gone through again at all (its draws, redemptions and adjustments carry keys too). History
+is dated relative to today in the clinic's time zone and stops at yesterday, so nothing is ever in
+the future.
 
 Today's board is useful whatever day the demo is loaded: enrollments start on today's weekday some
 weeks back, and each patient's test weekdays are counted from today's, so most are due today and
