@@ -26,6 +26,7 @@ from patients.permissions import report_clinics
 from rewards.management.commands.demo_data import PAST, ROSTER
 from rewards.models import CatalogItem, PrizeDraw, Redemption, StockMovement
 from tests.factories import ClinicFactory, PatientFactory
+from tests.rewards.test_demo_data import assert_todays_board
 from vouchers.models import LedgerEntry, Protocol, Wallet
 from vouchers.reports import measures
 from vouchers.reports.selectors import clinic_enrollments, clinic_measures, report_enrollments
@@ -194,6 +195,10 @@ def assert_the_portal_patients_get_reminders():
         assert enrollment.session_weekdays == [(enrollment.start_date.weekday() + 1) % 7]
     # Months of history were loaded before anyone consented: nobody hears about them now.
     assert not Notification.objects.exists()
+
+
+def test_on_a_tuesday_today_has_someone_due_and_someone_overdue(client):
+    assert_todays_board(client, timezone.localtime(timezone.now(), LOS_ANGELES))
 
 
 # --- the program's past, as the dashboard reads it ---------------------------------------------
