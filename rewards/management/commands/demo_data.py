@@ -776,8 +776,7 @@ class DemoLoader:
             elif late < ENTERED_NEXT_MORNING:
                 entered = self.moment(day + timedelta(days=1), NEXT_MORNING)
             at(entered, partial(self.past_test_record, protocol, patient, past, n, test, day))
-            if n in {c.n for c in past.corrections}:
-                fix = next(c for c in past.corrections if c.n == n)
+            for fix in (c for c in past.corrections if c.n == n):
                 at(
                     collected_at + CORRECTED_AFTER,
                     partial(self.test_correct, protocol, patient, past, fix, test),
@@ -801,7 +800,9 @@ class DemoLoader:
         closed = days[-1] + CLOSED_AFTER
         if past.left_after is None:
             at(self.moment(closed, SPENT_AT), partial(self.redeem, patient, counselor, "end"))
-        status = Enrollment.Status.WITHDRAWN if past.left_after else Enrollment.Status.COMPLETED
+        status = (
+            Enrollment.Status.COMPLETED if past.left_after is None else Enrollment.Status.WITHDRAWN
+        )
         at(
             self.moment(closed, CLOSED_AT),
             partial(self.close, enrollment, status, counselor, closed),
