@@ -2,16 +2,20 @@
 
     python manage.py demo_data [--force]
 
-Riverside Recovery, an administrator, two counselors and twelve patients on the five published
-protocols, with weeks of drug tests and group sessions. Every result goes through the same
-services a counselor's click does (specimen_record, specimen_correct, attendance_record), so the
-ledger, the wallets and the corrections are exactly what real use would produce; nothing writes a
-ledger row directly.
+Riverside Recovery, an administrator, two counselors, a supervisor and twelve current patients on
+the five published protocols, with weeks of drug tests and group sessions; and the program's past
+(PAST): twenty enrollments of the last six months that ended, completed or withdrawn, for the
+program dashboard. Every result goes through the same services a counselor's click does
+(specimen_record, specimen_correct, attendance_record; draws_run and prize_claim, the redemption
+services, ledger_adjust, enrollment_set_status for the past), so the ledger, the wallets and the
+corrections are exactly what real use would produce; nothing writes a ledger row directly.
 
 Running it again adds nothing: accounts and patients are looked up by name, and every test and
 session carries an idempotency key (`demo:<record number>:<n>`, `demo:<record number>:group:<week>`)
-that the services answer from the first recording. History is dated relative to today in the
-clinic's time zone and stops at yesterday, so nothing is ever in the future.
+that the services answer from the first recording. An enrollment of the past that has ended is
+not gone through again at all (its draws, redemptions and adjustments carry keys too). History
+is dated relative to today in the clinic's time zone and stops at yesterday, so nothing is ever in
+the future.
 
 Today's board is useful whatever day the demo is loaded: enrollments start on today's weekday some
 weeks back, and each patient's test weekdays are counted from today's, so most are due today and
@@ -41,12 +45,24 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cmtracker.models import Clinic, Membership, User
-from patients.enrollment import enrollment_schedule_set, enrollment_start
+from patients.enrollment import (
+    ENDING,
+    enrollment_schedule_set,
+    enrollment_set_status,
+    enrollment_start,
+)
 from patients.models import Attendance, Enrollment, Patient, Specimen
-from rewards.catalog import catalog_item_create
-from rewards.models import CatalogItem
+from rewards.catalog import catalog_item_create, stock_receive
+from rewards.models import CatalogItem, Redemption
+from rewards.prizes import draws_run, prize_claim
+from rewards.redemptions import (
+    redemption_approve,
+    redemption_handover,
+    redemption_request_or_replay,
+)
 from vouchers import engine, recording
-from vouchers.models import Protocol, protocol_attach
+from vouchers.adjustments import ledger_adjust
+from vouchers.models import PrizeTier, Protocol, Wallet, protocol_attach
 from vouchers.schedule import scheduled_days
 
 DEMO_PASSWORD = "cmtracker-demo"  # noqa: S105 - a published demo login, never a real one
@@ -125,6 +141,10 @@ class DemoPatient:
     email: bool = False
     methadone: bool = False  # on methadone maintenance: methadone positive, as prescribed
     portal_login: str = ""
+
+    @property
+    def phone_suffix(self) -> str:
+        return self.record_number[-2:]
 
 
 ROSTER = (
@@ -217,11 +237,129 @@ ROSTER = (
     ),
 )  # fmt: skip
 
+
+# --- the program's past ---------------------------------------------------------------------------
+#
+# Six months of enrollments that have ended, so the program dashboard shows a course like the CM
+# trials': negative samples rising from about 40% in the first weeks to 70-80% among those still
+# coming by weeks 9-12, a third leaving in the first month, most of the rest completing their
+# protocol. Each starts on a Monday, tested on the clinic's days (Monday, Wednesday, Friday), with
+# the weekly group on Tuesday evening. Everything goes through the services, at the moment staff
+# would have entered it; an ended enrollment is skipped on a second run, so reloading is cheap.
+
+# The chance of a negative in week 1; it rises week by week to the patient's `plateau` by week 6.
+EARLY_NEGATIVE = 0.2
+SETTLED_BY_WEEK = 6
+# Most cups are entered minutes after collection; some the next morning (the reward is posted the
+# day after), a few days later (a late result).
+ENTERED_NEXT_MORNING = 0.06
+ENTERED_DAYS_LATER = 0.015
+NEXT_MORNING = time(9, 20)
+DAYS_LATER = timedelta(days=3)
+# Staff close the file three days after the last scheduled test; the balance left is spent first.
+CLOSED_AFTER = timedelta(days=3)
+CLOSED_AT = time(12, 0)
+SPENT_AT = time(11, 30)
+# Every third week, after the group, the counselor orders what the patient asks for.
+REDEEM_EVERY = 3
+REQUESTED_AT = time(19, 50)
+REDEEM_FROM_CENTS = 1000
+# What a delivery brings when the cupboard runs short of an item.
+DELIVERY = 10
+
+
+@dataclass(frozen=True)
+class PastEnrollment:
+    record_number: str
+    first_name: str
+    last_name: str
+    language: str
+    protocol: str
+    counselor: int
+    weeks_ago: int  # starts on the Monday this many weeks before this week's
+    left_after: int | None = None  # the last week they came in (then withdrawn); None: completed
+    plateau: float = 0.8  # chance of a negative once settled in
+    # test n -> (outcome letter, staff note), instead of chance
+    special: dict[int, tuple[str, str]] = field(default_factory=dict)
+    corrections: tuple[LateCorrection, ...] = ()
+    adjustment: tuple[int, int, str] | None = None  # (week, cents, reason)
+    email: bool = True
+    portal_login: str = ""  # none: their reminders and portal were for their enrollment
+
+    @property
+    def phone_suffix(self) -> str:
+        return str(50 + int(self.record_number[-2:]))  # after the current patients' numbers
+
+    @property
+    def methadone(self) -> bool:
+        return self.protocol == "silverman-1996"  # a methadone clinic's protocol
+
+    @property
+    def notes(self) -> dict[int, str]:
+        return {n: note for n, (_, note) in self.special.items()}
+
+
+FALSE_POSITIVE = "GC/MS confirmation negative for cocaine; the cup screen was a false positive."
+
+PAST = (
+    PastEnrollment("RR-0902", "Karen", "Mills", "en", "silverman-1996", 2, 26, left_after=2,
+                   plateau=0.5),
+    PastEnrollment("RR-0904", "Lisa", "Chen", "en", "petry-fishbowl", 2, 25, plateau=0.9,
+                   special={14: ("E", "Excused: family funeral out of state; notice on file.")}),
+    PastEnrollment("RR-0905", "Tyrone", "Jackson", "en", "va-prize", 1, 25, left_after=1,
+                   plateau=0.4),
+    PastEnrollment("RR-0906", "Guadalupe", "Torres", "es", "higgins-1994", 2, 24, plateau=0.75,
+                   special={9: ("P", "")},
+                   corrections=(LateCorrection(9, engine.NEGATIVE, FALSE_POSITIVE),)),
+    PastEnrollment("RR-0907", "Kevin", "O'Brien", "en", "silverman-1996", 1, 24, left_after=7,
+                   plateau=0.7),
+    PastEnrollment("RR-0908", "Sofía", "Mendoza", "es", "petry-fishbowl", 1, 23, left_after=3,
+                   plateau=0.55),
+    PastEnrollment("RR-0910", "Patricia", "Ruiz", "es", "va-prize", 2, 22, plateau=0.8,
+                   special={5: ("R", "Refused to provide a specimen.")},
+                   adjustment=(4, 500, "The clinic closed for a staff training on a test day; "
+                               "the director approved that day's voucher.")),
+    PastEnrollment("RR-0912", "Elena", "Navarro", "es", "silverman-1996", 2, 21, plateau=0.85,
+                   special={8: ("D", "Dilute: creatinine below 20 mg/dL; asked to come back "
+                                     "for a retest.")}),
+    PastEnrollment("RR-0913", "Steven", "Park", "en", "petry-fishbowl", 1, 20, left_after=2,
+                   plateau=0.45),
+    PastEnrollment("RR-0914", "Rachel", "Adams", "en", "higgins-1994", 1, 19, plateau=0.8,
+                   special={11: ("M", "")},
+                   corrections=(LateCorrection(11, engine.NEGATIVE, "Collected by the evening "
+                                "nurse and logged late; the lab result is negative."),)),
+    PastEnrollment("RR-0915", "Miguel", "Herrera", "es", "va-prize", 2, 19, left_after=5,
+                   plateau=0.6),
+    PastEnrollment("RR-0917", "Antonio", "Delgado", "es", "petry-fishbowl", 2, 18, plateau=0.85,
+                   adjustment=(7, 1000, "A grocery card handed over was found deactivated by "
+                               "the store; replaced with the director's approval.")),
+    PastEnrollment("RR-0918", "Heather", "Scott", "en", "higgins-1994", 1, 17, left_after=4,
+                   plateau=0.5),
+    PastEnrollment("RR-0919", "Ricardo", "Silva", "es", "ca-rip", 2, 16, left_after=3,
+                   plateau=0.45),
+    PastEnrollment("RR-0921", "Francisco", "Ortega", "es", "higgins-1994", 2, 15, plateau=0.7,
+                   special={16: ("N", "")},
+                   corrections=(LateCorrection(16, engine.POSITIVE, "Lab confirmation positive "
+                                "for benzoylecgonine; the cup read negative."),)),
+    PastEnrollment("RR-0922", "Amanda", "Price", "en", "petry-fishbowl", 1, 14, plateau=0.85,
+                   special={12: ("E", "Excused: jury duty; the summons is on file.")}),
+    PastEnrollment("RR-0923", "Javier", "Castro", "es", "silverman-1996", 1, 12, left_after=6,
+                   plateau=0.65),
+    PastEnrollment("RR-0924", "Derek", "Wallace", "en", "va-prize", 2, 9, left_after=2,
+                   plateau=0.4),
+    PastEnrollment("RR-0925", "Lucía", "Romero", "es", "ca-rip", 1, 8, left_after=4,
+                   plateau=0.5),
+    PastEnrollment("RR-0926", "Shawn", "Murphy", "en", "petry-fishbowl", 2, 7, left_after=1,
+                   plateau=0.35),
+)  # fmt: skip
+
 STAFF = (
     # username, first name, last name, role
     ("admin", "Dana", "Whitfield", Membership.Role.ADMIN),
     ("counselor1", "Casey", "Morgan", Membership.Role.COUNSELOR),
     ("counselor2", "Alejandra", "Ortiz", Membership.Role.COUNSELOR),
+    # Reads the program's reports and changes nothing; no Django admin.
+    ("supervisor", "Priya", "Raman", Membership.Role.SUPERVISOR),
 )
 
 # What a clinic administrator does in the Django admin, always within their own clinics
@@ -278,6 +416,9 @@ CATALOG = (
 )
 
 
+CATALOG_CENTS = {name: price for name, _, price, _, _ in CATALOG}
+
+
 class DemoLoader:
     """Creates what is missing and counts what it created, for the summary."""
 
@@ -293,6 +434,10 @@ class DemoLoader:
                 "sessions",
                 "corrections",
                 "catalog items",
+                "ended enrollments",
+                "prize draws",
+                "redemptions",
+                "adjustments",
             ),
             0,
         )
@@ -309,6 +454,11 @@ class DemoLoader:
         staff = {username: self.staff_member(username, *rest) for username, *rest in STAFF}
         self.platform_operator(*OPERATOR)
         counselors = {1: staff["counselor1"], 2: staff["counselor2"]}
+        self.admin = staff["admin"]
+        # The catalog was stocked before the oldest enrollment of the program's past.
+        opened = self.monday(today) - timedelta(weeks=max(p.weeks_ago for p in PAST), days=7)
+        with self.entered_at(self.moment(opened, time(9, 0))):
+            self.catalog(self.admin)
         # Every patient draws from the one seeded generator in roster order, whatever exists
         # already, so the same day always gives the same data.
         for demo in ROSTER:
@@ -320,7 +470,8 @@ class DemoLoader:
                 # Consent comes after the weeks of history, so loading them tells nobody about
                 # results from weeks ago; from now on reminders and award notices go out.
                 self.reminders(patient, enrollment, demo)
-        self.catalog(staff["admin"])
+        for past in PAST:
+            self.past(past, counselors[past.counselor], today)
 
     def catalog(self, admin: User) -> None:
         """A small reward catalog and prize cabinet, stocked by the administrator."""
@@ -355,8 +506,9 @@ class DemoLoader:
             first_name=first_name,
             last_name=last_name,
             email=f"{username}@riverside.example.org",
-            # Counselors use the Django admin until their own pages exist.
-            is_staff=True,
+            # Counselors use the Django admin until their own pages exist; a supervisor only reads
+            # reports.
+            is_staff=role != Membership.Role.SUPERVISOR,
         )
         if user.is_superuser:  # loaded by an older demo, when the administrator was one
             user.is_superuser = False
@@ -436,7 +588,7 @@ class DemoLoader:
                 "primary_counselor": counselor,
                 "preferred_language": demo.language,
                 # 555-01xx numbers are reserved for fiction; stored in E.164, as every form does.
-                "phone": f"+121355501{demo.record_number[-2:]}",
+                "phone": f"+121355501{demo.phone_suffix}",
                 "email": f"{slug}.{demo.record_number[-4:]}@example.com" if demo.email else "",
             },
         )
@@ -585,6 +737,224 @@ class DemoLoader:
         )
         self.created["sessions"] += not recorded.replayed
 
+    # --- the program's past ----------------------------------------------------------------------
+
+    def past(self, past: PastEnrollment, counselor: User, today: date) -> None:
+        """An enrollment that ended before today, recorded as it happened; skipped once ended."""
+        rng = random.Random(f"{SEED}:{past.record_number}")  # noqa: S311 - demo variety
+        patient, _ = self.patient(past, counselor)
+        enrollment = patient.enrollments.first()
+        if enrollment is not None and enrollment.status in ENDING:
+            return
+        protocol = Protocol.objects.get(slug=past.protocol, is_current=True)
+        start = self.monday(today) - timedelta(weeks=past.weeks_ago)
+        if enrollment is None:
+            with self.entered_at(self.moment(start, time(8, 0))):
+                enrollment = enrollment_start(patient=patient, protocol=protocol, start_date=start)
+            self.created["enrollments"] += 1
+        enrollment = protocol_attach(enrollment)
+        rules = protocol.rules()
+        last_week = rules.weeks if past.left_after is None else past.left_after + 1
+        days = []
+        for day in scheduled_days(rules, start, enrollment.weekdays):
+            if engine.enrollment_week(start, day) > last_week:
+                break
+            days.append(day)
+        entries = []  # (entered at, order, what)
+
+        def at(moment: datetime, what) -> None:
+            entries.append((moment, len(entries), what))
+
+        self.specimens = {}
+        for n, day in enumerate(days, start=1):
+            week = engine.enrollment_week(start, day)
+            test, late = self.past_test(past, rng, n, week, last_week)
+            collected_at = self.moment(day, test.at)
+            entered = collected_at + ENTERED_AFTER_COLLECTION
+            if late < ENTERED_DAYS_LATER:
+                entered = self.moment(day + DAYS_LATER, NEXT_MORNING)
+            elif late < ENTERED_NEXT_MORNING:
+                entered = self.moment(day + timedelta(days=1), NEXT_MORNING)
+            at(entered, partial(self.past_test_record, protocol, patient, past, n, test, day))
+            for fix in (c for c in past.corrections if c.n == n):
+                at(
+                    collected_at + CORRECTED_AFTER,
+                    partial(self.test_correct, protocol, patient, past, fix, test),
+                )
+        for week in range(1, last_week + 1):
+            day = start + timedelta(weeks=week - 1, days=1)
+            gone = past.left_after is not None and week > past.left_after
+            missed = gone or rng.random() < (0.35 if week == past.left_after else 0.12)
+            at(
+                self.moment(day, GROUP_ENTERED_AT),
+                partial(self.group_record, patient, past, week, day, missed),
+            )
+            if week % REDEEM_EVERY == 0 and not gone:
+                requested = self.moment(day, REQUESTED_AT)
+                delays = (rng.choice((14, 16, 40)), rng.choice((1, 2, 3)), rng.random())
+                at(requested, partial(self.redeem, patient, counselor, f"w{week}", *delays))
+        if past.adjustment is not None:
+            week, cents, reason = past.adjustment
+            day = start + timedelta(weeks=week - 1, days=1)
+            at(self.moment(day, time(11, 0)), partial(self.adjust, patient, past, cents, reason))
+        closed = days[-1] + CLOSED_AFTER
+        if past.left_after is None:
+            at(self.moment(closed, SPENT_AT), partial(self.redeem, patient, counselor, "end"))
+        status = (
+            Enrollment.Status.COMPLETED if past.left_after is None else Enrollment.Status.WITHDRAWN
+        )
+        at(
+            self.moment(closed, CLOSED_AT),
+            partial(self.close, enrollment, status, counselor, closed),
+        )
+        for entered, _, what in sorted(entries, key=lambda e: e[:2]):
+            with self.entered_at(entered):
+                what()
+
+    def past_test(
+        self, past: PastEnrollment, rng, n: int, week: int, last_week: int
+    ) -> tuple[PlannedTest, float]:
+        """Test n's outcome by chance, likelier negative week by week; and when it is entered.
+        A completer comes to every test of the last week. The generator is drawn the same number
+        of times for every test."""
+        chance, lateness = rng.random(), rng.random()
+        settled = min(1.0, (week - 1) / (SETTLED_BY_WEEK - 1))
+        negative = EARLY_NEGATIVE + (past.plateau - EARLY_NEGATIVE) * settled
+        if past.left_after is not None and week > past.left_after:
+            missing = 1.0  # stopped coming
+        elif week == past.left_after:
+            missing = 0.35  # drifting away
+        elif past.left_after is None and week == last_week:
+            missing = 0.0
+        else:
+            missing = 0.03 + 0.15 * (1 - settled)
+        if n in past.special:
+            letter = past.special[n][0]
+        elif chance < missing:
+            letter = engine.MISSED
+        elif (chance - missing) / (1 - missing) < negative:
+            letter = engine.NEGATIVE
+        else:
+            letter = engine.POSITIVE
+        test = PlannedTest(
+            outcome=letter,
+            at=time(rng.randint(8, 15), rng.choice((0, 10, 20, 30, 40, 50))),
+            positive_for=rng.random(),
+            cannabis=rng.random() < 0.15,
+        )
+        if letter not in (engine.NEGATIVE, engine.POSITIVE):
+            lateness = 1.0  # a missed or excused mark is made on the day
+        return test, lateness
+
+    def past_test_record(self, protocol, patient, past, n: int, test, day: date) -> None:
+        self.test_record(protocol, patient, past, n, test, self.moment(day, test.at))
+        if protocol.bowl:
+            self.draws(patient, past, n)
+
+    def draws(self, patient: Patient, past: PastEnrollment, n: int) -> None:
+        """The draws a result earned, made at the desk; each prize won is handed over from the
+        cabinet (restocked when it runs out)."""
+        wallet = Wallet.objects.filter(patient=patient).first()
+        if wallet is None or wallet.draws_available < 1:
+            return
+        made = draws_run(
+            patient=patient,
+            drawn_by=patient.primary_counselor,
+            rng=random.Random(f"{SEED}:{past.record_number}:bowl:{n}"),  # noqa: S311
+            idempotency_key=f"demo:{past.record_number}:draws:{n}",
+        )
+        self.created["prize draws"] += len(made)
+        for draw in made:
+            if draw.tier not in PrizeTier.values:
+                continue
+            item = CatalogItem.objects.filter(clinic=self.clinic, prize_tier=draw.tier).first()
+            if item is None:
+                continue
+            self.stocked(item, 1)
+            prize_claim(draw=draw, item=item, claimed_by=patient.primary_counselor)
+
+    def stocked(self, item: CatalogItem, quantity: int) -> None:
+        item.refresh_from_db(fields=["stock"])
+        if item.stock is not None and item.stock < quantity:
+            stock_receive(
+                item=item,
+                quantity=max(quantity, DELIVERY if item.price_cents < 5000 else 1),
+                actor=self.admin,
+                reason="Delivery",
+            )
+
+    def redeem(
+        self,
+        patient: Patient,
+        counselor: User,
+        label: str,
+        approved_after_hours: int = 0,
+        handed_over_after_days: int = 0,
+        pick: float = 0.0,
+    ) -> None:
+        """The patient spends their balance: every third week some of it (approved the next day
+        or two, handed over at a later visit); at the end, all of it, handed over at once."""
+        wallet = Wallet.objects.filter(patient=patient).first()
+        balance = wallet.balance_cents if wallet else 0
+        at_end = label == "end"
+        if balance < (CATALOG_CENTS["Phone minutes top-up $5"] if at_end else REDEEM_FROM_CENTS):
+            return
+        basket = self.basket(balance, pick, everything=at_end)
+        items = {i.name: i for i in CatalogItem.objects.filter(clinic=self.clinic)}
+        for name, quantity in basket:
+            self.stocked(items[name], quantity)
+        requested = redemption_request_or_replay(
+            patient=patient,
+            items=[(items[name], quantity) for name, quantity in basket],
+            requested_by=counselor,
+            idempotency_key=f"demo:{patient.record_number}:redeem:{label}",
+        )
+        if requested.replayed:
+            return
+        self.created["redemptions"] += 1
+        redemption = requested.redemption
+        approved = timezone.now() + timedelta(hours=approved_after_hours, minutes=5)
+        with self.entered_at(approved):
+            redemption = redemption_approve(redemption=redemption, actor=counselor)
+        with self.entered_at(approved + timedelta(days=handed_over_after_days, minutes=5)):
+            if redemption.status == Redemption.Status.APPROVED:
+                redemption_handover(redemption=redemption, actor=counselor)
+
+    @staticmethod
+    def basket(balance: int, pick: float, everything: bool) -> list[tuple[str, int]]:
+        """What a patient asks for: a bus pass or grocery cards, phone minutes with the change;
+        everything they can buy when they leave."""
+        prices = CATALOG_CENTS
+        basket = {}
+        if balance >= prices["Monthly bus pass"] and (everything or pick < 0.4):
+            basket["Monthly bus pass"] = 1
+            balance -= prices["Monthly bus pass"]
+        cards = balance // prices["Grocery gift card $10"]
+        if cards:
+            basket["Grocery gift card $10"] = cards if everything else min(cards, 2)
+            balance -= basket["Grocery gift card $10"] * prices["Grocery gift card $10"]
+        if everything and balance >= prices["Phone minutes top-up $5"]:
+            basket["Phone minutes top-up $5"] = balance // prices["Phone minutes top-up $5"]
+        return list(basket.items())
+
+    def adjust(self, patient: Patient, past: PastEnrollment, cents: int, reason: str) -> None:
+        ledger_adjust(
+            patient=patient,
+            amount_cents=cents,
+            reason=reason,
+            actor=self.admin,
+            idempotency_key=f"demo:{past.record_number}:adjust",
+        )
+        self.created["adjustments"] += 1
+
+    def close(self, enrollment: Enrollment, status: str, counselor: User, day: date) -> None:
+        enrollment_set_status(enrollment=enrollment, status=status, actor=counselor, today=day)
+        self.created["ended enrollments"] += 1
+
+    @staticmethod
+    def monday(day: date) -> date:
+        return day - timedelta(days=day.weekday())
+
     def moment(self, day: date, at: time) -> datetime:
         return datetime.combine(day, at, tzinfo=self.clinic.tz)
 
@@ -615,6 +985,7 @@ class DemoLoader:
             f"Demo logins (password: {DEMO_PASSWORD}):",
             "  admin — clinic administrator (the Django admin at /admin/, this clinic only)",
             "  counselor1, counselor2 — counselors",
+            "  supervisor — reads the clinic's reports and the program dashboard; changes nothing",
             "  operator — platform operator (Django superuser, every clinic; no patient pages)",
             f"  staff second factor: authenticator key {DEMO_TOTP_KEY_BASE32}, or the code from"
             " `.venv/bin/python manage.py demo_code`",
