@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from vouchers.views import patient, patient_list, portal, record
 
@@ -33,5 +33,6 @@ urlpatterns = [
     ),
     path("patients/<int:pk>/access/", portal.PatientAccessView.as_view(), name="patient-access"),
     path("me/", portal.PortalView.as_view(), name="portal"),
+    path("reports/", include("vouchers.reports.urls")),
     path("me/reminders/", portal.ReminderSettingsView.as_view(), name="portal-reminders"),
 ]
