@@ -7,6 +7,7 @@ from vouchers.api import (
     auth,
     patients,
     protocols,
+    report_organization,
     reports,
     specimens,
 )
@@ -37,6 +38,11 @@ urlpatterns = [
         "v1/reports/clinics/<int:clinic_id>/measures/",
         reports.ClinicMeasuresView.as_view(),
         name="api-report-clinic-measures",
+    ),
+    path(
+        "v1/reports/organization/measures/",
+        report_organization.OrganizationMeasuresView.as_view(),
+        name="api-report-organization-measures",
     ),
     path("v1/imports/lab-results/", labs_api.LabImportView.as_view(), name="api-lab-import"),
     path(
