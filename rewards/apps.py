@@ -7,7 +7,7 @@ class RewardsConfig(AppConfig):
     def ready(self):
         from cmtracker import audit
         from rewards import models as m
-        from rewards import selectors
+        from rewards import reports, selectors
         from vouchers import extensions
 
         # (clinic id, patient id) of each record, for the audit log.
@@ -23,3 +23,4 @@ class RewardsConfig(AppConfig):
         extensions.register("prize_draws", selectors.prize_draws_newest_first)
         extensions.register("points_held_cents", selectors.points_held_cents)
         extensions.register("low_stock", selectors.low_stock_items)
+        extensions.register("rewards_given", reports.rewards_given)

@@ -20,12 +20,20 @@ The facts, their arguments (keyword-only), and their defaults:
   Default 0.
 - low_stock(clinic) -> list of objects with `name` and `stock`: what runs low in the clinic's
   reward cabinet, for the Today page. Default: nothing.
+- rewards_given(clinic, first, last, enrollments) -> RewardsGiven: what the clinic's prize cabinet
+  and redemptions gave out over the clinic days first..last (prize values won, prizes claimed,
+  redemptions handed over and how long each took from request), for the reports
+  (docs/reports.md, "Rewards and cost"). `enrollments` (a queryset, or None for the whole clinic)
+  narrows it: draws of those enrollments, redemptions of their patients. Default: nothing given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
+
+from django.db.models import QuerySet
 
 from cmtracker.models import Clinic
 from patients.models import Enrollment, Patient
@@ -47,12 +55,55 @@ def _earnings_cap_room(*, patient: Patient, enrollment: Enrollment, today: date)
     )
 
 
+@dataclass(frozen=True)
+class Handover:
+    """One redemption handed over: when it was requested and handed over, and on which clinic
+    days."""
+
+    requested_at: datetime
+    requested_day: date
+    handed_over_at: datetime
+    handed_over_day: date
+    cents: int
+
+
+@dataclass(frozen=True)
+class RewardsGiven:
+    """What the rewards app gave out over a range of clinic days, all in cents.
+
+    - prizes_won_cents: the value of the prizes drawn in the range (a draw's tier value, capped
+      draws at the tier recorded), by enrollment and by clinic day in the mappings.
+    - prizes_claimed_cents / prizes_claimed: prizes exchanged for an item in the range.
+    - handovers: the redemptions handed over in the range, oldest first.
+    """
+
+    prizes_won_by_enrollment: Mapping[int, int] = field(default_factory=dict)
+    prizes_won_by_day: Mapping[date, int] = field(default_factory=dict)
+    prizes_claimed_cents: int = 0
+    prizes_claimed: int = 0
+    handovers: tuple[Handover, ...] = ()
+
+    @property
+    def prizes_won_cents(self) -> int:
+        return sum(self.prizes_won_by_enrollment.values())
+
+    @property
+    def redemptions_handed_over_cents(self) -> int:
+        return sum(h.cents for h in self.handovers)
+
+    @property
+    def handed_over_cents(self) -> int:
+        """Redemptions handed over plus prizes claimed: what reached patients' hands."""
+        return self.redemptions_handed_over_cents + self.prizes_claimed_cents
+
+
 _DEFAULTS: dict[str, Callable] = {
     "prizes_won_cents": lambda *, patient, year: 0,
     "cap_room": _earnings_cap_room,
     "prize_draws": lambda *, patient: (),
     "points_held_cents": lambda *, patient: 0,
     "low_stock": lambda *, clinic: [],
+    "rewards_given": lambda *, clinic, first, last, enrollments: RewardsGiven(),
 }
 _providers: dict[str, Callable] = {}
 
@@ -86,3 +137,9 @@ def points_held_cents(*, patient: Patient) -> int:
 
 def low_stock(*, clinic: Clinic) -> list:
     return _ask("low_stock", clinic=clinic)
+
+
+def rewards_given(
+    *, clinic: Clinic, first: date, last: date, enrollments: QuerySet[Enrollment] | None = None
+) -> RewardsGiven:
+    return _ask("rewards_given", clinic=clinic, first=first, last=last, enrollments=enrollments)

@@ -102,7 +102,18 @@ def enrollment_events(enrollment: Enrollment) -> list[engine.Event]:
     return [t[3] for t in timed]
 
 
-def _wanted(result: engine.Result) -> dict[tuple, int]:
+def enrollment_replay(
+    enrollment: Enrollment, earned_elsewhere: dict[int, int]
+) -> tuple[list[engine.Event], engine.Result]:
+    """The enrollment's history and what the engine pays for it: what settlement posts, and what
+    the reports compare the ledger with. `enrollment` has its protocol attached (its specimens
+    and sessions may be prefetched); `earned_elsewhere` is `earned_elsewhere_by_year`."""
+    events = enrollment_events(enrollment)
+    rules = enrollment.protocol.rules()
+    return events, engine.run(rules, enrollment.start_date, events, earned_elsewhere)
+
+
+def awards_wanted(result: engine.Result) -> dict[tuple, int]:
     """What the engine says each (source, component, year) is worth: cents, or draws."""
     wanted: dict[tuple, int] = defaultdict(int)
     for award in result.awards:
@@ -119,23 +130,32 @@ def _wanted(result: engine.Result) -> dict[tuple, int]:
     return wanted
 
 
-def _posted(enrollment: Enrollment) -> dict[tuple, int]:
+def awards_posted(enrollments) -> dict[int, dict[tuple, int]]:
+    """What the ledger holds for each (source, component, year) of each enrollment (an
+    enrollment queryset, or a list of ids), by enrollment id, in one query: cents net of
+    overpayment, or draws net of those under review. What `awards_wanted` is compared with."""
     rows = (
-        LedgerEntry.objects.filter(enrollment=enrollment)
+        LedgerEntry.objects.filter(enrollment__in=enrollments)
         .exclude(component="")
-        .values("specimen_id", "attendance_id", "component", "event_year")
+        .values("enrollment_id", "specimen_id", "attendance_id", "component", "event_year")
         .annotate(
             cents=Sum(F("amount_cents") - F("overpayment_cents")),
             draws=Sum(F("draws") - F("draws_under_review")),
         )
     )
-    posted = {}
+    posted: dict[int, dict[tuple, int]] = defaultdict(dict)
     for r in rows:
         source = "specimen" if r["specimen_id"] else "attendance"
         source_id = r["specimen_id"] or r["attendance_id"]
         value = r["draws"] if r["component"] == LedgerEntry.Component.DRAWS else r["cents"]
-        posted[(source, source_id, r["component"], r["event_year"])] = value
+        posted[r["enrollment_id"]][(source, source_id, r["component"], r["event_year"])] = value
     return posted
+
+
+def award_differences(wanted: dict[tuple, int], posted: dict[tuple, int]) -> dict[tuple, int]:
+    """What settlement would post for each key (wanted - posted), the keys that differ only."""
+    diffs = {k: wanted.get(k, 0) - posted.get(k, 0) for k in set(wanted) | set(posted)}
+    return {k: d for k, d in diffs.items() if d}
 
 
 def _settlement_entry(wallet: Wallet, enrollment: Enrollment, key: tuple, diff: int, actor):
@@ -192,13 +212,12 @@ def enrollment_settle(*, enrollment: Enrollment, actor=None) -> Settlement:
         enrollment = protocol_attach(
             Enrollment.objects.select_related("patient__clinic").get(pk=enrollment.pk)
         )
-        events = enrollment_events(enrollment)
         elsewhere = earned_elsewhere_by_year(enrollment)
-        result = engine.run(enrollment.protocol.rules(), enrollment.start_date, events, elsewhere)
-        wanted = _wanted(result)
-        posted = _posted(enrollment)
-        diffs = {k: wanted.get(k, 0) - posted.get(k, 0) for k in set(wanted) | set(posted)}
-        ordered = sorted((k for k, d in diffs.items() if d), key=lambda k: (diffs[k] < 0, k))
+        events, result = enrollment_replay(enrollment, elsewhere)
+        wanted = awards_wanted(result)
+        posted = awards_posted([enrollment.pk]).get(enrollment.pk, {})
+        diffs = award_differences(wanted, posted)
+        ordered = sorted(diffs, key=lambda k: (diffs[k] < 0, k))
         entries = [_settlement_entry(wallet, enrollment, k, diffs[k], actor) for k in ordered]
         if entries:
             audit.created(LedgerEntry.objects.bulk_create(entries))

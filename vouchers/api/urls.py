@@ -7,6 +7,7 @@ from vouchers.api import (
     auth,
     patients,
     protocols,
+    report_costs,
     report_organization,
     reports,
     specimens,
@@ -43,6 +44,16 @@ urlpatterns = [
         "v1/reports/organization/measures/",
         report_organization.OrganizationMeasuresView.as_view(),
         name="api-report-organization-measures",
+    ),
+    path(
+        "v1/reports/clinics/<int:clinic_id>/costs/",
+        report_costs.ClinicCostsView.as_view(),
+        name="api-report-clinic-costs",
+    ),
+    path(
+        "v1/reports/clinics/<int:clinic_id>/exceptions/",
+        report_costs.ClinicExceptionsView.as_view(),
+        name="api-report-clinic-exceptions",
     ),
     path("v1/imports/lab-results/", labs_api.LabImportView.as_view(), name="api-lab-import"),
     path(
