@@ -14,6 +14,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from vouchers.reports.measures import Ratio
+from vouchers.templatetags.money import dollars
 
 NOTHING = "—"
 
@@ -67,3 +68,16 @@ def duration_text(delta: timedelta | None) -> str:
     if hours:
         return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
     return _("%(minutes)s min") % {"minutes": minutes}
+
+
+def cents_text(cents: int | None) -> str:
+    """Cents as dollars ("$1,234.50"), or "—" when there is no figure (no median)."""
+    return NOTHING if cents is None else dollars(cents)
+
+
+def cents_mean_text(ratio: Ratio) -> str:
+    """A mean of cents (a cost per enrollment, per negative test) in dollars, rounded half up to
+    the cent from the exact fraction; "—" when nothing was counted."""
+    if not ratio.denominator:
+        return NOTHING
+    return dollars((2 * ratio.numerator + ratio.denominator) // (2 * ratio.denominator))

@@ -17,15 +17,30 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
-from patients.permissions import ReportReaderRequiredMixin
+from cmtracker import audit
+from patients.models import Patient
+from patients.permissions import ReportReaderRequiredMixin, is_clinic_admin
 from vouchers.reports import charts
+from vouchers.reports.costs import clinic_costs, equal_opportunity_exceptions, weekly_cost
 from vouchers.reports.dashboard import ClinicReport, clinic_report, organization_report
 from vouchers.reports.forms import ReportRangeForm
 from vouchers.reports.weeks import LAST_30_DAYS, LAST_QUARTER, THIS_YEAR, quick_ranges
+from vouchers.templatetags.money import dollars
 
 
 def _short(day) -> str:
     return date_format(day, "SHORT_DATE_FORMAT")
+
+
+def cost_chart(weeks: list[tuple]) -> charts.ReportChart:
+    return charts.count_chart(
+        [(_short(monday), cents) for monday, cents in weeks],
+        id="chart-cost",
+        title=_("Rewards earned by week"),
+        x_label=_("Week of (Monday)"),
+        y_label=_("Earned"),
+        fmt=dollars,
+    )
 
 
 def report_charts(report: ClinicReport) -> list[charts.ReportChart]:
@@ -89,6 +104,16 @@ class DashboardView(ReportReaderRequiredMixin, TemplateView):
         first, last = form.cleaned_data["first"], form.cleaned_data["last"]
         by = form.cleaned_data["by"]
         report = clinic_report(clinic=self.clinic, first=first, last=last, by=by)
+        costs = clinic_costs(clinic=self.clinic, first=first, last=last)
+        weekly = weekly_cost(clinic=self.clinic, first=first, last=last)
+        context.update(self.exceptions(first, last))
+        context.update(
+            costs=costs,
+            earned_cents=costs.vouchers_cents
+            + costs.bonuses_cents
+            + costs.attendance_cents
+            + costs.prizes_won_cents,
+        )
         context.update(
             first=first,
             last=last,
@@ -96,9 +121,26 @@ class DashboardView(ReportReaderRequiredMixin, TemplateView):
             by_label=dict(form.fields["by"].choices).get(by, ""),
             report=report,
             measures=report.total,
-            charts=report_charts(report),
+            charts=[*report_charts(report), cost_chart(weekly)],
         )
         return self.render_to_response(context)
+
+    def exceptions(self, first, last) -> dict:
+        """The equal-opportunity exceptions: how many for every reader; which patients, named,
+        for the clinic's administrators only, and then logged as a read of each one's record."""
+        found = equal_opportunity_exceptions(clinic=self.clinic, first=first, last=last)
+        context = {"exceptions": found}
+        if not is_clinic_admin(self.request.user, self.clinic):
+            return context
+        ids = {m.patient_id for m in found.mismatches}
+        ids |= {entry.patient_id for entry in found.outside_schedule}
+        patients = Patient.objects.in_bulk(ids)
+        audit.disclosed(ids)
+        context.update(
+            mismatches=[(patients[m.patient_id], m) for m in found.mismatches],
+            outside_schedule=[(patients[e.patient_id], e) for e in found.outside_schedule],
+        )
+        return context
 
 
 class OrganizationView(ReportReaderRequiredMixin, TemplateView):

@@ -26,3 +26,13 @@ def count(value) -> str:
 @register.filter
 def duration(delta) -> str:
     return formats.duration_text(delta)
+
+
+@register.filter
+def cents(value) -> str:
+    return formats.cents_text(value)
+
+
+@register.filter
+def cents_mean(ratio) -> str:
+    return formats.cents_mean_text(ratio)

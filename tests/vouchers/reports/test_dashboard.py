@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
+from cmtracker.models import AuditEvent
 from tests.conftest import at
 from tests.factories import (
     EnrollmentFactory,
@@ -23,7 +24,7 @@ from tests.factories import (
     UserFactory,
     preset_protocol,
 )
-from vouchers import recording
+from vouchers import adjustments, recording
 
 pytestmark = pytest.mark.django_db
 
@@ -203,9 +204,11 @@ def test_the_page_costs_the_same_queries_for_10_and_100_enrollments(client, clin
 
     for by in BREAKDOWNS:
         assert (few[by][1], many[by][1]) == (10, 100)
-        # Session, user, memberships, clinics; the five reads; a breakdown by caseload names
-        # the counselors in one more.
-        assert few[by][0] == many[by][0] <= 15, by
+        # Session, user, memberships, clinics; the five reads (one more names the counselors of
+        # a breakdown by caseload); then rewards and cost, the weekly cost and the exceptions
+        # (vouchers.reports.costs, each a fixed number of queries).
+        assert few[by][0] == many[by][0], by
+    assert max(count for count, _n in many.values()) <= 45
 
 
 def test_the_page_reads_in_spanish(client, clinic_admin, history):
@@ -219,3 +222,51 @@ def test_the_page_reads_in_spanish(client, clinic_admin, history):
     page = response.content.decode()
     assert "Panel del programa" in page
     assert "67 % (2 de 3)" in page
+
+
+@pytest.fixture
+def adjusted(history, clinic_admin):
+    """A $10.00 credit staff gave outside the schedule, on Thursday of the first week."""
+    with time_machine.travel(at(history.patient.clinic, date(2026, 1, 8), 15), tick=False):
+        adjustments.ledger_adjust(
+            patient=history.patient,
+            amount_cents=1000,
+            reason="Bus fare to court",
+            actor=clinic_admin,
+        )
+    return history
+
+
+def test_rewards_and_cost_with_the_weekly_cost_chart(client, clinic_admin, history):
+    response = dashboard(client, clinic_admin, first="2026-01-01", last="2026-03-29")
+
+    costs = response.context["costs"]
+    assert (costs.vouchers_cents, costs.negatives) == (250 + 375, 2)
+    page = response.content.decode()
+    assert "$6.25" in page  # earned: $2.50 then $3.75
+    assert "$3.13 per negative test" in page  # 625 / 2 = 312.5 cents, rounded half up
+    weekly = next(c for c in response.context["charts"] if c.id == "chart-cost")
+    assert weekly.rows[0].label == "12/29/2025" and weekly.rows[1].value == "$6.25"
+
+
+def test_an_administrator_sees_who_the_exceptions_are_and_it_is_logged(
+    client, clinic_admin, adjusted
+):
+    since = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    page = dashboard(client, clinic_admin, first="2026-01-01", last="2026-03-29").content.decode()
+
+    patient = adjusted.patient
+    assert patient.full_name in page and "Bus fare to court" in page
+    reads = AuditEvent.objects.filter(id__gt=since, action=AuditEvent.Action.READ)
+    assert list(reads.values_list("patient_id", "actor_label")) == [(patient.pk, "ada")]
+
+
+def test_a_supervisor_sees_how_many_exceptions_but_nobody_named(client, supervisor, adjusted):
+    since = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    response = dashboard(client, supervisor, first="2026-01-01", last="2026-03-29")
+
+    assert len(response.context["exceptions"].outside_schedule) == 1
+    assert adjusted.patient.full_name not in response.content.decode()
+    assert not AuditEvent.objects.filter(id__gt=since, action=AuditEvent.Action.READ).exists()
