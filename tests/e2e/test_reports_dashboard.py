@@ -51,7 +51,7 @@ def test_the_supervisor_reads_the_dashboard_on_a_desktop(desktop, program):
     assert "Program dashboard · Riverside Recovery" in main.inner_text()
     assert "6 enrollments" in main.inner_text()
     assert "Hidden" not in desktop.content()  # counts only, nobody named
-    assert desktop.locator("figure.chart svg").count() == 3
+    assert desktop.locator("figure.chart svg").count() == 4  # weekly, retention, LDA, cost
     assert axe_serious_violations(desktop) == []
     screenshot(desktop, "reports-dashboard")
 
