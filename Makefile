@@ -28,7 +28,7 @@ PYTEST_WORKERS ?= 2
 # The embedded broker's folders (kombu filesystem://) are created by cmtracker/settings.py. Beat
 # keeps its schedule in the database (django-celery-beat), so administrators see it in the admin.
 
-.PHONY: help venv install install-dev run test test-dates fuzz mutation lint format clean distclean browser messages translations scan screenshots
+.PHONY: help venv install install-dev run test test-dates fuzz mutation lint format clean distclean browser messages translations scan screenshots bench-reports
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -134,6 +134,15 @@ mutation: $(MUTATION_STAMP) ## mutation testing of the earning engine (mutmut; s
 	$(VENV)/bin/mutmut run --max-children $(PYTEST_WORKERS)
 	@$(VENV)/bin/mutmut results --all true | awk -F': ' 'NF == 2 {n[$$2]++; all++} \
 	  END {for (v in n) printf "  %-12s %d\n", v, n[v]; printf "  %-12s %d\n", "mutants", all}'
+
+# The reports on 10,000 enrollments and 500,000 results (issue 14): needs PostgreSQL and the clinic
+# `manage.py report_scale_data` loads once (a few minutes) into BENCH_DATABASE_URL; prints the
+# medians and writes them to docs/performance.md ("Reports at scale").
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cm_scale
+bench-reports: install ## time clinic_measures and the report pages on the scale clinic (PostgreSQL)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput --verbosity 0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) report_scale_data --if-missing
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PYTHON) benchmarks/reports.py
 
 screenshots: install-dev browser messages ## retake the README's screenshots (docs/screenshots/) with the browser tests
 	@services="$$($(PYTHON) scripts/services.py)"; \

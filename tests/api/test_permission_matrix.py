@@ -151,6 +151,12 @@ MATRIX = [
         [401, 404, 404, 404, 404, 200, 404, 200],
     ),
     (
+        "get",
+        "/api/v1/reports/clinics/{clinic}/fidelity/?first=2026-01-01&last=2026-01-31",
+        None,
+        [401, 404, 404, 404, 404, 200, 404, 200],
+    ),
+    (
         "post",
         "/api/v1/imports/lab-results/",
         _import_body,

@@ -137,3 +137,54 @@ def test_on_a_phone_the_staff_menu_and_the_today_board_fit_the_screen(
     box = button.bounding_box()
     assert box["x"] + box["width"] <= PHONE["width"]
     screenshot(phone, "today-board-phone")
+
+
+@pytest.fixture
+def caseload(clinic, counselor, higgins):
+    """Casey's patients: Lena, negative on days 0, 2, 4, 7 and 9 of her enrollment (a long
+    streak); Tomás, positive then missed (slipping). Every weekday offered."""
+    today = _today(clinic)
+    start = today - timedelta(days=12)
+    lena = PatientFactory(clinic=clinic, first_name="Lena", last_name="Fischer",
+                          primary_counselor=counselor)  # fmt: skip
+    tomas = PatientFactory(clinic=clinic, first_name="Tomás", last_name="Rivera",
+                           primary_counselor=counselor)  # fmt: skip
+    for patient in (lena, tomas):
+        EnrollmentFactory(
+            patient=patient, protocol=higgins, start_date=start, test_weekdays=list(range(7))
+        )
+    for day in (0, 2, 4, 7, 9):
+        recording.specimen_record(
+            patient=lena,
+            collected_at=at(clinic, start + timedelta(days=day)),
+            results={"cocaine": "negative"},
+        )
+    recording.specimen_record(
+        patient=tomas, collected_at=at(clinic, start + timedelta(days=7)),
+        results={"cocaine": "positive"},
+    )  # fmt: skip
+    recording.specimen_record(
+        patient=tomas, collected_at=at(clinic, start + timedelta(days=9)), status="missed"
+    )
+    return lena, tomas
+
+
+def test_on_a_phone_a_counselor_reads_their_caseload(phone, caseload):
+    """The caseload panel on Today: readable at 390px (the phone reads Spanish), no sideways
+    scrolling, axe clean, and each name a link to the patient's page."""
+    lena, tomas = caseload
+    sign_in(phone, "casey")
+    phone.goto("/today/")
+
+    panel = phone.locator(".caseload")
+    assert "Tus pacientes" in panel.inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert axe_serious_violations(phone) == []
+    streaks = panel.locator("section", has_text="En una racha larga")
+    assert "5 negativas seguidas (2 semanas)" in streaks.inner_text()
+    link = panel.get_by_role("link", name=tomas.full_name)
+    box = link.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    screenshot(phone, "today-caseload-phone")
+    link.click()
+    phone.wait_for_url(f"**/patients/{tomas.pk}/")

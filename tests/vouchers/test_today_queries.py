@@ -12,13 +12,14 @@ from patients.models import Attendance, Specimen
 from tests.factories import EnrollmentFactory, PatientFactory
 
 
-def clinic_with(clinic, higgins, count: int):
+def clinic_with(clinic, higgins, count: int, counselor=None):
     """`count` more patients in their second week: a third due today, a third overdue, a third
-    seen today (a test and a session), each with a test a week ago too."""
+    seen today (a test and a session), each with a test a week ago too; `counselor`'s caseload
+    (their panel on Today reads every one)."""
     today = clinic.local_date(timezone.now())
     now = timezone.now() - timedelta(minutes=1)
     for i in range(count):
-        patient = PatientFactory(clinic=clinic)
+        patient = PatientFactory(clinic=clinic, primary_counselor=counselor)
         kind = i % 3
         start = today if kind != 1 else today - timedelta(days=3)
         enrollment = EnrollmentFactory(
@@ -53,24 +54,30 @@ def desk(client, counselor):
     return client
 
 
-def test_today_costs_the_same_queries_for_10_and_200_patients(desk, clinic, higgins):
-    clinic_with(clinic, higgins, 10)
+def test_today_costs_the_same_queries_for_10_and_200_patients(desk, clinic, higgins, counselor):
+    clinic_with(clinic, higgins, 10, counselor)
     few, page = queries_for_today(desk)
     assert page.count("Record result") == 10
+    assert "10 patients in treatment" in page
 
-    clinic_with(clinic, higgins, 190)
+    clinic_with(clinic, higgins, 190, counselor)
     many, page = queries_for_today(desk)
     assert page.count("Record result") == 200
+    assert "200 patients in treatment" in page
 
     assert few == many
 
 
-def test_today_stays_within_a_small_budget(desk, clinic, higgins, django_assert_max_num_queries):
-    clinic_with(clinic, higgins, 30)
+def test_today_stays_within_a_small_budget(
+    desk, clinic, higgins, counselor, django_assert_max_num_queries
+):
+    clinic_with(clinic, higgins, 30, counselor)
 
     # Sign-in, session and role checks take about ten; the board itself five: clinics,
     # enrollments with patients, their protocols with their phases (vouchers.models.
-    # protocols_attach), last week's tests, last week's sessions; the audit log two, whatever the
-    # number of patients listed (their clinics, one insert).
-    with django_assert_max_num_queries(17):
+    # protocols_attach), last week's tests, last week's sessions; the counselor's caseload six:
+    # its enrollments' patients and statuses, and the record's five (vouchers.reports.selectors.
+    # report_enrollments); the audit log two, whatever the number of patients listed (their
+    # clinics, one insert).
+    with django_assert_max_num_queries(23):
         desk.get(reverse("today"))

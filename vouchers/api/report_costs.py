@@ -7,7 +7,8 @@ The range, the ratios, the summaries and the choice of clinic are the measures e
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +18,7 @@ from vouchers.api.reports import RangeSerializer, RatioSerializer, SummarySerial
 from vouchers.reports.costs import clinic_costs, equal_opportunity_exceptions, weekly_cost
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class SecondsField(serializers.Field):
     """A timedelta as whole seconds (null stays null)."""
 

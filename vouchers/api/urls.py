@@ -8,6 +8,7 @@ from vouchers.api import (
     patients,
     protocols,
     report_costs,
+    report_fidelity,
     report_organization,
     reports,
     specimens,
@@ -54,6 +55,11 @@ urlpatterns = [
         "v1/reports/clinics/<int:clinic_id>/exceptions/",
         report_costs.ClinicExceptionsView.as_view(),
         name="api-report-clinic-exceptions",
+    ),
+    path(
+        "v1/reports/clinics/<int:clinic_id>/fidelity/",
+        report_fidelity.ClinicFidelityView.as_view(),
+        name="api-report-clinic-fidelity",
     ),
     path("v1/imports/lab-results/", labs_api.LabImportView.as_view(), name="api-lab-import"),
     path(

@@ -31,12 +31,18 @@ Rules:
 11. Late results: submitted tests with both times known, recorded more than 24 hours after
     collection (exactly 24 hours is on time).
 12. Schedule kept: tests not excused and not auto-marked missed / tests not excused.
+13. Weeks with the protocol's tests: enrollment weeks wholly inside the range (and the protocol's
+    weeks, and the enrollment's dates) whose clinic days with a counted test are at least the
+    protocol's tests per week that week / such weeks.
+14. The current streak is the run of negatives at the end of the record (excused skipped), in
+    tests and in the weeks it spans. A long streak is at least 4 negatives over at least 2 weeks;
+    slipping is the last two counted tests both not negative.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from math import ceil
@@ -110,16 +116,29 @@ class Session:
 
 @dataclass(frozen=True)
 class Enrollment:
-    """One enrollment's record: tests in scheduled order, sessions in any order."""
+    """One enrollment's record: tests in scheduled order, sessions in any order.
+
+    `tests_per_week[k - 1]` is the protocol's tests per week in enrollment week k, the last value
+    holding for every later week (empty: not known, so no week is measured); `end` is the
+    enrollment's last day (None: still open); `key` is the caller's name for it (the row's id),
+    which no measure reads.
+    """
 
     start: date
     weeks: int | None  # the protocol's weeks; None: open-ended
     tests: tuple[ScheduledTest, ...] = ()
     sessions: tuple[Session, ...] = ()
+    tests_per_week: tuple[int, ...] = ()
+    end: date | None = None
+    key: int | None = None
 
     def __post_init__(self):
         if self.weeks is not None and self.weeks < 1:
             raise MeasureError("a protocol lasts at least one week")
+        if any(n < 0 for n in self.tests_per_week):
+            raise MeasureError("tests per week cannot be negative")
+        if self.end is not None and self.end < self.start:
+            raise MeasureError("an enrollment cannot end before it starts")
         days = [t.day for t in self.tests]
         if days != sorted(days):
             raise MeasureError("tests must be in scheduled order")
@@ -269,9 +288,95 @@ def schedule_kept(enrollments: Iterable[Enrollment]) -> Ratio:
 
 def within(enrollment: Enrollment, first: date, last: date) -> Enrollment:
     """The enrollment with only the tests and sessions whose day is in first..last (inclusive)."""
-    return Enrollment(
-        start=enrollment.start,
-        weeks=enrollment.weeks,
+    return replace(
+        enrollment,
         tests=tuple(t for t in enrollment.tests if first <= t.day <= last),
         sessions=tuple(s for s in enrollment.sessions if first <= s.day <= last),
     )
+
+
+# --- schedule by week and streaks (fidelity per counselor, the counselor's Today panel) ---------
+
+# A long streak: at least this many negatives in a row, spanning at least this many enrollment
+# weeks. Four is one past the first bonus of the Higgins and Silverman schedules (every 3), so the
+# praise is for more than the bonus the patient was just paid; at the trials' 2 or 3 tests a week it
+# is about two weeks clean, and the weeks keep a daily-testing protocol from calling 4 days long.
+LONG_STREAK_TESTS = 4
+LONG_STREAK_WEEKS = 2
+# Slipping: this many counted tests in a row at the end of the record, none negative.
+SLIPPING_TESTS = 2
+
+
+def week_tests_required(enrollment: Enrollment, week: int) -> int | None:
+    """The protocol's tests per week in enrollment week `week`; None when not known."""
+    if not enrollment.tests_per_week:
+        return None
+    return enrollment.tests_per_week[min(week, len(enrollment.tests_per_week)) - 1]
+
+
+def measured_weeks(enrollment: Enrollment, first: date, last: date) -> list[int]:
+    """The enrollment weeks that lie wholly inside first..last, inside the enrollment's dates and
+    inside the protocol's weeks, and whose tests per week are known."""
+    if not enrollment.tests_per_week:
+        return []
+    end = min(last, enrollment.end) if enrollment.end is not None else last
+    weeks = []
+    week = max(1, enrollment_week(enrollment.start, max(first, enrollment.start)))
+    while True:
+        week_first = enrollment.start + timedelta(weeks=week - 1)
+        week_last = week_first + timedelta(days=6)
+        if week_last > end or (enrollment.weeks is not None and week > enrollment.weeks):
+            return weeks
+        if week_first >= first:
+            weeks.append(week)
+        week += 1
+
+
+def weeks_with_protocol_tests(enrollments: Iterable[Enrollment], first: date, last: date) -> Ratio:
+    """Measured weeks with at least the protocol's tests / measured weeks (`measured_weeks`).
+
+    A week's tests are its clinic days with a counted (not excused) test: a missed or refused
+    test day was offered and counts; a second test the same day does not make a second one.
+    The caller passes `last` no later than the clinic's yesterday, so only weeks already over
+    are judged.
+    """
+    kept = total = 0
+    for enrollment in enrollments:
+        days_by_week: dict[int, set[date]] = {}
+        for t in enrollment.tests:
+            if t.outcome != EXCUSED:
+                days_by_week.setdefault(enrollment_week(enrollment.start, t.day), set()).add(t.day)
+        for week in measured_weeks(enrollment, first, last):
+            total += 1
+            kept += len(days_by_week.get(week, ())) >= week_tests_required(enrollment, week)
+    return Ratio(kept, total)
+
+
+def current_streak(enrollment: Enrollment) -> Abstinence:
+    """The run of negatives that ends the record (excused tests skipped): its tests, and the
+    enrollment weeks from its first test's week to its last test's week. 0 and 0 when the last
+    counted test is not negative, or there is none."""
+    run = [t for t in enrollment.tests if t.outcome != EXCUSED]
+    count = 0
+    for test in reversed(run):
+        if test.outcome != NEGATIVE:
+            break
+        count += 1
+    if not count:
+        return Abstinence(tests=0, weeks=0)
+    first_week = enrollment_week(enrollment.start, run[-count].day)
+    last_week = enrollment_week(enrollment.start, run[-1].day)
+    return Abstinence(tests=count, weeks=last_week - first_week + 1)
+
+
+def on_long_streak(enrollment: Enrollment) -> bool:
+    streak = current_streak(enrollment)
+    return streak.tests >= LONG_STREAK_TESTS and streak.weeks >= LONG_STREAK_WEEKS
+
+
+def slipping(enrollment: Enrollment) -> bool:
+    """The last two counted tests (excused skipped) are both not negative: positive, missed,
+    refused, adulterated or dilute (missing counts as positive)."""
+    counted = [t for t in enrollment.tests if t.outcome != EXCUSED]
+    last = counted[-SLIPPING_TESTS:]
+    return len(last) == SLIPPING_TESTS and all(t.outcome != NEGATIVE for t in last)

@@ -32,6 +32,7 @@ from vouchers import engine, extensions, recording
 from vouchers.award_notes import award_note
 from vouchers.forms import AttendanceForm, SpecimenForm, errors_onto_form
 from vouchers.models import protocol_attach, protocols_attach
+from vouchers.reports.caseload import counselor_caseloads
 from vouchers.schedule import scheduled_days_between
 from vouchers.selectors import reward_summary
 
@@ -182,14 +183,20 @@ class TodayView(StaffRequiredMixin, TemplateView):
             if is_clinic_admin(user, clinic)
             for item in extensions.low_stock(clinic=clinic)
         ]
-        boards = today_boards(clinics, timezone.now())
+        now = timezone.now()
+        boards = today_boards(clinics, now)
+        # The counselor's own patients: their rate, immediacy, and whom to praise or call.
+        caseloads = counselor_caseloads(counselor=user, clinics=clinics, now=now)
         audit.disclosed(
             row.patient.pk
             for board in boards
             for _key, _h, rows, _e in board.sections()
             for row in rows
         )
-        return super().get_context_data(boards=boards, low_stock=low_stock, **kwargs)
+        audit.disclosed(p.patient_id for c in caseloads for p in (*c.long_streaks, *c.slipping))
+        return super().get_context_data(
+            boards=boards, low_stock=low_stock, caseloads=caseloads, **kwargs
+        )
 
 
 # --- what the counselor says after a save ------------------------------------------------------
