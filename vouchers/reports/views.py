@@ -23,6 +23,7 @@ from patients.permissions import ReportReaderRequiredMixin, is_clinic_admin
 from vouchers.reports import charts
 from vouchers.reports.costs import clinic_costs, equal_opportunity_exceptions, weekly_cost
 from vouchers.reports.dashboard import ClinicReport, clinic_report, organization_report
+from vouchers.reports.fidelity import counselor_fidelity
 from vouchers.reports.forms import ReportRangeForm
 from vouchers.reports.weeks import LAST_30_DAYS, LAST_QUARTER, THIS_YEAR, quick_ranges
 from vouchers.templatetags.money import dollars
@@ -107,6 +108,23 @@ class DashboardView(ReportReaderRequiredMixin, TemplateView):
         costs = clinic_costs(clinic=self.clinic, first=first, last=last)
         weekly = weekly_cost(clinic=self.clinic, first=first, last=last)
         context.update(self.exceptions(first, last))
+        fidelity = counselor_fidelity(clinic=self.clinic, first=first, last=last)
+        kinds = {
+            "correction": _("Correction"),
+            "excuse": _("Excused"),
+            "adjustment": _("Adjustment"),
+            "waiver": _("Waiver"),
+        }
+        context["fidelity"] = fidelity
+        context["fidelity_reasons"] = sorted(
+            (
+                (action.at, row.name, kinds.get(action.kind, action.kind), action.reason)
+                for row in fidelity
+                if not row.is_total
+                for action in (*row.corrections, *row.excused, *row.adjustments, *row.waivers)
+            ),
+            key=lambda item: item[0],
+        )
         context.update(
             costs=costs,
             earned_cents=costs.vouchers_cents

@@ -206,9 +206,9 @@ def test_the_page_costs_the_same_queries_for_10_and_100_enrollments(client, clin
         assert (few[by][1], many[by][1]) == (10, 100)
         # Session, user, memberships, clinics; the five reads (one more names the counselors of
         # a breakdown by caseload); then rewards and cost, the weekly cost and the exceptions
-        # (vouchers.reports.costs, each a fixed number of queries).
+        # (vouchers.reports.costs) and fidelity per counselor, each a fixed number of queries.
         assert few[by][0] == many[by][0], by
-    assert max(count for count, _n in many.values()) <= 45
+    assert max(count for count, _n in many.values()) <= 55
 
 
 def test_the_page_reads_in_spanish(client, clinic_admin, history):
@@ -270,3 +270,11 @@ def test_a_supervisor_sees_how_many_exceptions_but_nobody_named(client, supervis
     assert len(response.context["exceptions"].outside_schedule) == 1
     assert adjusted.patient.full_name not in response.content.decode()
     assert not AuditEvent.objects.filter(id__gt=since, action=AuditEvent.Action.READ).exists()
+
+
+def test_the_fidelity_table_has_a_row_per_counselor_and_the_clinic(client, clinic_admin, history):
+    response = dashboard(client, clinic_admin, first="2026-01-01", last="2026-03-29")
+
+    rows = response.context["fidelity"]
+    assert rows[-1].is_total and rows[-1].negative_samples.denominator == 3
+    assert "Fidelity by counselor" in response.content.decode()
