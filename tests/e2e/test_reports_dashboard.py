@@ -58,7 +58,7 @@ def test_the_supervisor_reads_the_dashboard_on_a_desktop(desktop, program):
     desktop.get_by_label("Break down by").select_option("cohort")
     desktop.get_by_role("button", name="Show", exact=True).last.click()
     desktop.wait_for_load_state()
-    assert desktop.locator("table.report-table tbody tr").count() == 1
+    assert desktop.locator("[aria-labelledby=breakdown-heading] tbody tr").count() == 1
     desktop.locator("details.chart-data summary").first.click()
     assert desktop.locator("details.chart-data table").first.is_visible()
     assert axe_serious_violations(desktop) == []
