@@ -21,11 +21,14 @@ def healthz(request):
 
 
 def home(request):
-    """Everyone lands on their own home: staff on Today, patients on their rewards."""
+    """Everyone lands on their own home: staff on Today, supervisors on the reports, patients on
+    their rewards."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if request.user.clinic_ids:
         return redirect("today")
+    if request.user.report_clinic_ids:  # a supervisor: the reports are all they read
+        return redirect("reports-dashboard")
     if request.user.is_superuser:
         return redirect("admin:index")
     return redirect("portal")

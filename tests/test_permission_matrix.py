@@ -60,6 +60,7 @@ PATIENT_PAGE = row(302, 404, 404, 200, 404, 200, 404, 404)  # a staff page about
 ADMIN_ONLY = row(302, 404, 404, 403, 404, 200, 404, 404)
 ADMIN_ONLY_NO_ID = row(302, 404, 404, 404, 404, 200, 404, 404)
 PORTAL = row(302, 200, 200, 404, 404, 404, 404, 404)
+REPORTS = row(302, 404, 404, 404, 404, 200, 404, 200)  # the clinic's administrators, supervisors
 PUBLIC = row(200, 200, 200, 200, 200, 200, 200, 200)
 ACTION = row(
     302, 404, 404, 302, 404, 302, 404, 404
@@ -110,6 +111,8 @@ PAGES = [
     ("catalog-edit", "get", ["item"], None, ADMIN_ONLY_NO_ID),
     ("catalog-stock", "get", ["item"], None, ADMIN_ONLY_NO_ID),
     ("catalog-reconciliation", "get", [], None, ADMIN_ONLY_NO_ID),
+    ("reports-dashboard", "get", [], None, REPORTS),
+    ("reports-organization", "get", [], None, REPORTS),
     ("portal", "get", [], None, PORTAL),
     ("portal-reminders", "get", [], None, PORTAL),
     ("portal-catalog", "get", [], None, PORTAL),

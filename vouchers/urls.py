@@ -33,6 +33,7 @@ urlpatterns = [
     ),
     path("patients/<int:pk>/access/", portal.PatientAccessView.as_view(), name="patient-access"),
     path("me/", portal.PortalView.as_view(), name="portal"),
+    path("reports/", include("vouchers.reports.urls")),
     path("me/reminders/", portal.ReminderSettingsView.as_view(), name="portal-reminders"),
     # The quarterly payer report and the exports (vouchers/reports/payer_urls.py, exports_urls.py).
     path("", include("vouchers.reports.payer_urls")),

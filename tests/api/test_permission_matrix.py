@@ -140,6 +140,12 @@ MATRIX = [
     ),
     (
         "get",
+        "/api/v1/reports/organization/measures/?first=2026-01-01&last=2026-01-31",
+        None,
+        [401, 404, 404, 404, 404, 200, 404, 200],
+    ),
+    (
+        "get",
         "/api/v1/reports/clinics/{clinic}/costs/?first=2026-01-01&last=2026-01-31",
         None,
         [401, 404, 404, 404, 404, 200, 404, 200],

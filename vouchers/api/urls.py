@@ -10,6 +10,7 @@ from vouchers.api import (
     report_costs,
     report_fidelity,
     report_payer,
+    report_organization,
     reports,
     specimens,
 )
@@ -40,6 +41,11 @@ urlpatterns = [
         "v1/reports/clinics/<int:clinic_id>/measures/",
         reports.ClinicMeasuresView.as_view(),
         name="api-report-clinic-measures",
+    ),
+    path(
+        "v1/reports/organization/measures/",
+        report_organization.OrganizationMeasuresView.as_view(),
+        name="api-report-organization-measures",
     ),
     path(
         "v1/reports/clinics/<int:clinic_id>/costs/",
