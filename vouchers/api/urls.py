@@ -9,8 +9,8 @@ from vouchers.api import (
     protocols,
     report_costs,
     report_fidelity,
-    report_payer,
     report_organization,
+    report_payer,
     reports,
     specimens,
 )
