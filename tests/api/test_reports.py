@@ -139,6 +139,8 @@ def test_anonymous_is_asked_to_sign_in(api, clinic):
         ("2026-13-01", "2026-03-29", "first"),
         ("2026-03-01", "yesterday", "last"),
         ("", "2026-03-29", "first"),
+        ("0001-01-01", "0001-01-01", "first"),  # before any record (found by the API fuzz)
+        ("1999-12-31", "2000-01-01", "first"),
     ],
 )
 def test_bad_input_answers_400_naming_the_field(api, clinic, clinic_admin, first, last, field):

@@ -1,6 +1,6 @@
 """A clinic's headline measures (docs/reports.md), for its administrators and supervisors only."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +15,7 @@ from vouchers.reports.measures import Ratio
 from vouchers.reports.selectors import clinic_measures
 
 MAX_RANGE_DAYS = 1827  # five years, leap days included
+EARLIEST_DAY = date(2000, 1, 1)  # no clinic's record is older; day arithmetic stays in range
 
 
 class RangeSerializer(serializers.Serializer):
@@ -27,6 +28,12 @@ class RangeSerializer(serializers.Serializer):
         input_formats=["iso-8601"],
         help_text=_("The range's last clinic day (YYYY-MM-DD), not after the clinic's today."),
     )
+
+    def validate_first(self, value):
+        if value < EARLIEST_DAY:
+            message = _("A range starts on %(day)s or later.")
+            raise serializers.ValidationError(message % {"day": EARLIEST_DAY.isoformat()})
+        return value
 
     def validate_last(self, value):
         if value > self.context["today"]:

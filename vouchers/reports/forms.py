@@ -5,7 +5,7 @@ from datetime import date
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from vouchers.api.reports import MAX_RANGE_DAYS
+from vouchers.api.reports import EARLIEST_DAY, MAX_RANGE_DAYS
 from vouchers.reports.dashboard import BY_COHORT, BY_COUNSELOR, BY_NONE, BY_PROTOCOL
 from vouchers.reports.weeks import default_range
 
@@ -46,7 +46,10 @@ class ReportRangeForm(forms.Form):
         first, last = cleaned.get("first"), cleaned.get("last")
         if first is None or last is None:
             return cleaned
-        if last > self.today:
+        if first < EARLIEST_DAY:
+            message = _("A range starts on %(day)s or later.")
+            self.add_error("first", message % {"day": EARLIEST_DAY.isoformat()})
+        elif last > self.today:
             self.add_error("last", _("The range cannot end after the clinic's today."))
         elif last < first:
             self.add_error("last", _("The range's last day cannot be before its first day."))

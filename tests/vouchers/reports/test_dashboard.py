@@ -106,6 +106,7 @@ def test_quick_links_keep_the_breakdown(client, clinic_admin, history):
         ({"last": "2026-02-30"}, "Enter a valid date"),
         ({"by": "patient"}, "Select a valid choice"),
         ({"first": "9999999-01-01"}, "Enter a valid date"),
+        ({"first": "0001-01-01", "last": "0001-01-01"}, "starts on 2000-01-01 or later"),
     ],
 )
 def test_bad_input_is_a_form_error_on_the_page(client, clinic_admin, history, params, message):
