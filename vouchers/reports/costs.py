@@ -207,6 +207,12 @@ def clinic_costs(
     5. Cap clips from the engine's replay, over the events of the range.
     """
     chosen = _chosen(clinic, first, last, enrollments)
+    return _costs(
+        clinic, first, last, chosen, _replays(chosen), _staff_entries(clinic, first, last, chosen)
+    )
+
+
+def _costs(clinic, first, last, chosen, replayed, staff) -> ClinicCosts:
     posted_in = _posted_in(clinic, first, last)
 
     earned = (
@@ -229,13 +235,11 @@ def clinic_costs(
     spent = LedgerEntry.objects.filter(
         posted_in, kind__in=(Kind.REDEEM, Kind.REFUND), patient__in=_patients(chosen)
     ).aggregate(cents=Sum("amount_cents"))["cents"]
-    staff = _staff_entries(clinic, first, last, chosen)
     given = extensions.rewards_given(clinic=clinic, first=first, last=last, enrollments=chosen)
     for enrollment_id, cents in given.prizes_won_by_enrollment.items():
         by_enrollment[enrollment_id] += cents
 
     records = report_enrollments(enrollments=chosen, first=first, last=last)
-    replayed = _replays(chosen)
     ids = [r.enrollment.pk for r in replayed]
     negatives = sum(cost_measures.negatives(e) for e in records)
     weeks = sum(cost_measures.abstinent_weeks(e) for e in records)
@@ -373,7 +377,10 @@ def equal_opportunity_exceptions(
     3. List the staff entries of the range.
     """
     chosen = _chosen(clinic, first, last, enrollments)
-    replayed = _replays(chosen)
+    return _exceptions(chosen, _replays(chosen), _staff_entries(clinic, first, last, chosen))
+
+
+def _exceptions(chosen, replayed, staff) -> EqualOpportunity:
     posted = awards_posted(chosen.values("pk"))
     mismatches = []
     for r in replayed:
@@ -397,7 +404,21 @@ def equal_opportunity_exceptions(
     return EqualOpportunity(
         enrollments=len(replayed),
         mismatches=tuple(mismatches),
-        outside_schedule=tuple(_staff_entries(clinic, first, last, chosen)),
+        outside_schedule=tuple(staff),
+    )
+
+
+def costs_and_exceptions(
+    *, clinic: Clinic, first: date, last: date
+) -> tuple[ClinicCosts, EqualOpportunity]:
+    """`clinic_costs` and `equal_opportunity_exceptions` of the clinic over first..last, for a
+    page that shows both: each enrollment is replayed, and the staff entries read, once."""
+    chosen = _chosen(clinic, first, last, None)
+    replayed = _replays(chosen)
+    staff = _staff_entries(clinic, first, last, chosen)
+    return (
+        _costs(clinic, first, last, chosen, replayed, staff),
+        _exceptions(chosen, replayed, staff),
     )
 
 

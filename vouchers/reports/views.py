@@ -21,7 +21,7 @@ from cmtracker import audit
 from patients.models import Patient
 from patients.permissions import ReportReaderRequiredMixin, is_clinic_admin
 from vouchers.reports import charts
-from vouchers.reports.costs import clinic_costs, equal_opportunity_exceptions, weekly_cost
+from vouchers.reports.costs import costs_and_exceptions, weekly_cost
 from vouchers.reports.dashboard import ClinicReport, clinic_report, organization_report
 from vouchers.reports.fidelity import counselor_fidelity
 from vouchers.reports.forms import ReportRangeForm
@@ -105,9 +105,9 @@ class DashboardView(ReportReaderRequiredMixin, TemplateView):
         first, last = form.cleaned_data["first"], form.cleaned_data["last"]
         by = form.cleaned_data["by"]
         report = clinic_report(clinic=self.clinic, first=first, last=last, by=by)
-        costs = clinic_costs(clinic=self.clinic, first=first, last=last)
+        costs, found = costs_and_exceptions(clinic=self.clinic, first=first, last=last)
         weekly = weekly_cost(clinic=self.clinic, first=first, last=last)
-        context.update(self.exceptions(first, last))
+        context.update(self.exceptions(found))
         fidelity = counselor_fidelity(clinic=self.clinic, first=first, last=last)
         kinds = {
             "correction": _("Correction"),
@@ -125,13 +125,7 @@ class DashboardView(ReportReaderRequiredMixin, TemplateView):
             ),
             key=lambda item: item[0],
         )
-        context.update(
-            costs=costs,
-            earned_cents=costs.vouchers_cents
-            + costs.bonuses_cents
-            + costs.attendance_cents
-            + costs.prizes_won_cents,
-        )
+        context["costs"] = costs
         context.update(
             first=first,
             last=last,
@@ -143,10 +137,9 @@ class DashboardView(ReportReaderRequiredMixin, TemplateView):
         )
         return self.render_to_response(context)
 
-    def exceptions(self, first, last) -> dict:
+    def exceptions(self, found) -> dict:
         """The equal-opportunity exceptions: how many for every reader; which patients, named,
         for the clinic's administrators only, and then logged as a read of each one's record."""
-        found = equal_opportunity_exceptions(clinic=self.clinic, first=first, last=last)
         context = {"exceptions": found}
         if not is_clinic_admin(self.request.user, self.clinic):
             return context

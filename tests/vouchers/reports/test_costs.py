@@ -322,6 +322,29 @@ def test_a_hand_made_award_is_an_exception(clinic, history):
     )
 
 
+def test_the_dashboards_one_read_gives_what_the_two_reads_give(clinic, history):
+    """costs_and_exceptions replays each enrollment once for both; the figures are the same."""
+    ana, _ben, _cleo = history
+    monday = Specimen.objects.get(enrollment=ana, collected_at=at(clinic, MON))
+    LedgerEntry.objects.create(
+        patient=ana.patient,
+        enrollment=ana,
+        kind=LedgerEntry.Kind.EARN,
+        component=LedgerEntry.Component.VOUCHER,
+        amount_cents=50,
+        specimen=monday,
+        event_year=2026,
+    )
+
+    both = costs.costs_and_exceptions(clinic=clinic, first=MON, last=SUN2)
+
+    assert both == (
+        costs.clinic_costs(clinic=clinic, first=MON, last=SUN2),
+        costs.equal_opportunity_exceptions(clinic=clinic, first=MON, last=SUN2),
+    )
+    assert len(both[1].mismatches) == 1
+
+
 def test_another_clinic_has_nothing(other_clinic, history):
     got = costs.clinic_costs(clinic=other_clinic, first=MON, last=SUN)
 
